@@ -1,0 +1,30 @@
+/*
+ * api.h - the HTTP API's resources, one file per resource (health.c,
+ * openapi.c, ...). The route table in routes.c is the single list of every
+ * route; the OpenAPI document (openapi.json, compiled in) must name exactly
+ * the same routes, which a test checks through `tablewright routes`.
+ */
+#ifndef TW_API_API_H
+#define TW_API_API_H
+
+#include <stdint.h>
+
+#include "config/config.h"
+#include "db/db.h"
+#include "http/http.h"
+
+/* What every handler reaches through req->app. */
+struct api_app {
+	const struct cfg *cfg;
+	struct db_pool *db;
+	int64_t started_ms;
+};
+
+/* Every route of the API, terminated by an entry with a NULL method. */
+extern const struct http_route api_routes[];
+
+/* The OpenAPI 3 document, compiled in from src/api/openapi.json. */
+extern const char api_openapi_json[];
+extern const size_t api_openapi_json_len;
+
+#endif

@@ -1,0 +1,76 @@
+#include "core/compat.h"
+#include "core/mem.h"
+
+static unsigned long fail_countdown;
+static void (*oom_handler)(size_t);
+
+void mem_fail_after(unsigned long n)
+{
+	fail_countdown = n;
+}
+
+void mem_set_oom_handler(void (*handler)(size_t size))
+{
+	oom_handler = handler;
+}
+
+static TW_NORETURN void die_oom(size_t size)
+{
+	if (oom_handler)
+		oom_handler(size);
+	fprintf(stderr, "fatal: out of memory allocating %zu bytes\n", size);
+	abort();
+}
+
+/* Returns true when a test asked for this allocation to fail. */
+static bool should_fail(void)
+{
+	if (fail_countdown == 0)
+		return false;
+	return --fail_countdown == 0;
+}
+
+void *xmalloc(size_t size)
+{
+	void *p = should_fail() ? NULL : malloc(size ? size : 1);
+
+	if (!p)
+		die_oom(size);
+	return p;
+}
+
+void *xcalloc(size_t nmemb, size_t size)
+{
+	void *p;
+
+	if (size && nmemb > SIZE_MAX / size)
+		die_oom(SIZE_MAX);
+	p = should_fail() ? NULL : calloc(nmemb ? nmemb : 1, size ? size : 1);
+	if (!p)
+		die_oom(nmemb * size);
+	return p;
+}
+
+void *xrealloc(void *ptr, size_t size)
+{
+	void *p = should_fail() ? NULL : realloc(ptr, size ? size : 1);
+
+	if (!p)
+		die_oom(size);
+	return p;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	size_t len = strnlen(s, n);
+	char *p = xmalloc(len + 1);
+
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	return xstrndup(s, SIZE_MAX);
+}

@@ -1,0 +1,146 @@
+/*
+ * http.h - the HTTP layer on libmicrohttpd: server lifecycle, routing, one
+ * arena per request, JSON responses in the API's error format, static files
+ * and security headers.
+ *
+ * Lifecycle of a request: the first access-handler call creates a struct
+ * http_request with its arena; body chunks are appended to a buffer capped at
+ * HTTP_MAX_BODY (1 MiB, then 413 payload_too_large); on the final call the
+ * router picks the route and calls its handler once; the handler sets exactly
+ * one response with the http_reply_* functions; the request-completed
+ * callback frees the arena and with it everything registered on it.
+ */
+#ifndef TW_HTTP_HTTP_H
+#define TW_HTTP_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+
+#define HTTP_MAX_BODY ((size_t)1024 * 1024)
+#define HTTP_MAX_PARAMS 8
+
+struct http_request;
+struct http_server;
+
+typedef int (*http_handler_fn)(struct http_request *req);
+
+/*
+ * A route. pattern segments in braces are parameters: "/api/v1/jobs/{id}".
+ * A path that matches a pattern with another method is 405 with an Allow
+ * header. auth says the route needs a bearer token (checked by the auth
+ * hook, when one is installed); roles is a bit mask of allowed roles, 0 for
+ * every authenticated user.
+ */
+struct http_route {
+	const char *method;
+	const char *pattern;
+	http_handler_fn handler;
+	bool auth;
+	unsigned roles;
+	const char *summary; /* one line, also used by the OpenAPI check */
+};
+
+struct http_server_opts {
+	const char *host;	/* "127.0.0.1" */
+	int port;		/* 0: any free port */
+	int threads;		/* libmicrohttpd thread pool size */
+	const char *static_dir; /* web UI build folder; may not exist */
+	const struct http_route *routes; /* terminated by a NULL method */
+	void *app;		/* handed to handlers as req->app */
+	/*
+	 * Called before a route with auth = true; returns 0 to go on or a
+	 * TW_E* code after replying. NULL: such routes answer 401.
+	 */
+	int (*auth_hook)(struct http_request *req,
+			 const struct http_route *route);
+};
+
+/*
+ * http_server_start() binds and starts serving on a pool of threads.
+ * TW_EIO with the OS's reason when the address cannot be bound.
+ */
+int http_server_start(struct http_server **out,
+		      const struct http_server_opts *opts, struct buf *err);
+
+/* The port actually bound (useful with port 0). */
+int http_server_port(const struct http_server *srv);
+
+/*
+ * http_server_stop() stops accepting, lets in-flight requests finish (up to
+ * a few seconds), and frees the server.
+ */
+void http_server_stop(struct http_server *srv);
+
+/* --- what a handler sees ------------------------------------------------ */
+
+struct http_request {
+	struct arena *arena;
+	void *app;
+	const char *method;
+	const char *path;	/* decoded path without the query */
+	const char *body;	/* NUL-terminated; "" when none */
+	size_t body_len;
+	const char *param_names[HTTP_MAX_PARAMS];
+	const char *param_values[HTTP_MAX_PARAMS];
+	size_t nparams;
+	const char *client_addr; /* "127.0.0.1" */
+	void *auth;		/* set by the auth hook */
+	struct http_request_int *priv; /* http module only */
+};
+
+/* Path parameter by name ("id"), NULL when absent. */
+const char *http_param(const struct http_request *req, const char *name);
+
+/* Query-string argument by name, NULL when absent. */
+const char *http_query(const struct http_request *req, const char *name);
+
+/* Request header by name (case-insensitive), NULL when absent. */
+const char *http_header(const struct http_request *req, const char *name);
+
+/*
+ * http_body_json() parses the body as a JSON object with
+ * JSON_REJECT_DUPLICATES; the json_t is owned by the request's arena. On
+ * failure it replies 400 bad_request itself and returns TW_EINVAL.
+ */
+int http_body_json(struct http_request *req, json_t **out);
+
+/* --- replies (each handler calls exactly one) --------------------------- */
+
+/* Replies with a JSON value (reference stolen) and the given status. */
+int http_reply_json(struct http_request *req, int status, json_t *body);
+
+/* Replies with a body of the given content type (copied). */
+int http_reply_data(struct http_request *req, int status,
+		    const char *content_type, const void *data, size_t len);
+
+/* 204 No Content. */
+int http_reply_empty(struct http_request *req, int status);
+
+/*
+ * http_reply_error() replies {"error":{"code","message"}} with the status
+ * that http/errmap.c gives rc, and returns rc. For TW_EINTERNAL the message
+ * is replaced by a generic one (details go to the log, not the client).
+ */
+int http_reply_error(struct http_request *req, int rc, const char *fmt, ...)
+	TW_PRINTF(3, 4);
+
+/* Like http_reply_error() with an explicit code string and status. */
+int http_reply_error_code(struct http_request *req, int status,
+			  const char *code, const char *message);
+
+/* Adds a response header to the reply about to be sent. */
+void http_add_header(struct http_request *req, const char *name,
+		     const char *value);
+
+/* --- error map (errmap.c) ----------------------------------------------- */
+
+/* The HTTP status and API error code for a TW_E* code. */
+int http_status_for(int rc);
+const char *http_code_for(int rc);
+
+#endif

@@ -1,0 +1,131 @@
+/*
+ * plat.h - the operating-system layer (libuv's split): one header, two
+ * implementations with the same file names in posix/ and win/, chosen in
+ * CMake. Everything here takes and returns UTF-8; only win/ converts to
+ * UTF-16 and calls the *W APIs. No other module looks at the platform.
+ */
+#ifndef TW_PLATFORM_PLAT_H
+#define TW_PLATFORM_PLAT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+/* --- time (plat_time.c) ------------------------------------------------ */
+
+/* Monotonic milliseconds, for intervals and timeouts. */
+int64_t plat_monotonic_ms(void);
+
+/* Wall-clock time as Unix seconds and nanoseconds, UTC. */
+void plat_realtime(int64_t *sec, long *nsec);
+
+/* Breaks Unix seconds into UTC calendar fields (thread-safe gmtime). */
+void plat_gmtime(int64_t sec, struct tm *out);
+
+void plat_sleep_ms(int64_t ms);
+
+/* --- files (plat_fs.c) -------------------------------------------------- */
+
+/* Creates dir and its missing parents; an existing directory is fine. */
+int plat_mkdir_p(const char *dir, struct buf *err);
+
+bool plat_is_dir(const char *path);
+bool plat_is_file(const char *path);
+
+/*
+ * plat_write_file_private() writes data to path, readable and writable by
+ * the owner only (0600 on POSIX, the default owner ACL on Windows), through
+ * a temporary file and a rename so a crash never leaves half a file. With
+ * exclusive, an existing path is left alone and TW_ECONFLICT is returned.
+ */
+int plat_write_file_private(const char *path, const char *data, size_t len,
+			    bool exclusive, struct buf *err);
+
+/* Reads a whole file (at most out->cap bytes; TW_ETOOBIG beyond). */
+int plat_read_file(const char *path, struct buf *out, struct buf *err);
+
+/* Renames, replacing an existing target (MoveFileExW on Windows). */
+int plat_rename(const char *from, const char *to, struct buf *err);
+
+/* Removes a file; a missing file is not an error. */
+int plat_unlink(const char *path);
+
+/* Directory of the running executable, no trailing separator. */
+int plat_exe_dir(struct buf *out, struct buf *err);
+
+/* True when stderr is a terminal (or a console on Windows). */
+bool plat_stderr_is_tty(void);
+
+/* The calling process's id. */
+long plat_getpid(void);
+
+/* Last OS error as text ("Permission denied"), for messages. */
+const char *plat_strerror(int errnum);
+
+/* --- processes (plat_proc.c) -------------------------------------------- */
+
+struct plat_run_opts {
+	/* argv[0] is a path or a name searched in PATH; NULL-terminated. */
+	const char *const *argv;
+	/*
+	 * POSIX only: when the caller runs as root, run the command as this
+	 * system user (PostgreSQL's initdb and postgres refuse root). NULL:
+	 * as the caller. Ignored on Windows, where pg_ctl drops
+	 * administrator rights itself.
+	 */
+	const char *run_as_user;
+	/* Combined stdout+stderr of the command, capped; may be NULL. */
+	struct buf *output;
+	/* Kill the command after this many milliseconds; 0: no limit. */
+	int64_t timeout_ms;
+};
+
+/*
+ * plat_run() runs a command to completion, without a shell, and stores its
+ * exit status in *status (128 + signal when killed). Returns 0 when the
+ * command ran (whatever its status), TW_EIO when it could not be started,
+ * TW_ETIMEOUT when it was killed for timing out.
+ */
+int plat_run(const struct plat_run_opts *opts, int *status, struct buf *err);
+
+/* Finds an executable by name in PATH (and the given extra directories). */
+int plat_find_program(const char *name, const char *const *extra_dirs,
+		      struct buf *path_out);
+
+/* True when the process runs with root/administrator rights. */
+bool plat_is_superuser(void);
+
+/*
+ * plat_chown_to_user() gives path (not recursive) to a system user, so a
+ * command run with run_as_user can write there. No-op on Windows and when
+ * not root.
+ */
+int plat_chown_to_user(const char *path, const char *user, struct buf *err);
+
+/* --- network (plat_net.c) ----------------------------------------------- */
+
+/* Asks the OS for a TCP port that is free on 127.0.0.1 right now. */
+int plat_free_tcp_port(int *port, struct buf *err);
+
+/* --- shutdown signals (plat_signal.c) ----------------------------------- */
+
+/*
+ * plat_shutdown_init() must be called in the main thread before any other
+ * thread starts: on POSIX it blocks SIGINT/SIGTERM/SIGHUP in every thread
+ * (they are then taken by plat_shutdown_wait) and ignores SIGPIPE; on
+ * Windows it installs a console control handler.
+ */
+int plat_shutdown_init(struct buf *err);
+
+/*
+ * plat_shutdown_wait() blocks until Ctrl-C, SIGTERM, a console close or
+ * plat_shutdown_request(), or until timeout_ms passes (-1: forever).
+ * Returns true when shutdown was requested.
+ */
+bool plat_shutdown_wait(int64_t timeout_ms);
+
+/* Requests shutdown from inside the process (tests, fatal errors). */
+void plat_shutdown_request(void);
+
+#endif
