@@ -18,30 +18,33 @@
 #define CFG_MAX_SCHEMAS 16
 
 struct cfg {
-	char *database_url;	/* TW_DATABASE_URL; NULL: unset */
-	char *secret_key;	/* TW_SECRET_KEY; NULL: unset */
-	char *bind_host;	/* TW_BIND host part, default 127.0.0.1 */
-	int bind_port;		/* TW_BIND port part, default 8080; 0: any */
-	char *data_schemas[CFG_MAX_SCHEMAS]; /* TW_DATA_SCHEMAS, default public */
+	char *database_url; /* TW_DATABASE_URL; NULL: unset */
+	char *secret_key;   /* TW_SECRET_KEY; NULL: unset */
+	char *bind_host;    /* TW_BIND host part, default 127.0.0.1 */
+	int bind_port;	    /* TW_BIND port part, default 8080; 0: any */
+	char *data_schemas[CFG_MAX_SCHEMAS]; /* TW_DATA_SCHEMAS, default public
+					      */
 	size_t n_data_schemas;
-	char *output_schema;	/* TW_OUTPUT_SCHEMA, default public */
-	char *app_schema;	/* TW_APP_SCHEMA, default tablewright */
-	char *log_dir;		/* TW_LOG_DIR, default logs */
-	char *log_level;	/* TW_LOG_LEVEL: error|warn|info|debug, default info */
-	long log_max_bytes;	/* TW_LOG_MAX_BYTES, default 10 MiB */
-	long log_max_files;	/* TW_LOG_MAX_FILES, default 5 */
-	char *sandbox_dir;	/* TW_SANDBOX_DIR, default sandbox_temp */
-	char *python;		/* TW_PYTHON; NULL: the sandbox venv's python */
-	char *web_dir;		/* TW_WEB_DIR, default web/dist */
-	char *pg_dir;		/* TW_PG_DIR: embedded cluster, default var/pg */
-	long job_timeout_s;	/* TW_JOB_TIMEOUT_S, default 60 */
-	long job_memory_mb;	/* TW_JOB_MEMORY_MB, default 2048 */
-	long max_output_rows;	/* TW_MAX_OUTPUT_ROWS, default 50,000,000 */
+	char *output_schema; /* TW_OUTPUT_SCHEMA, default public */
+	char *app_schema;    /* TW_APP_SCHEMA, default tablewright */
+	char *log_dir;	     /* TW_LOG_DIR, default logs */
+	char *log_level; /* TW_LOG_LEVEL: error|warn|info|debug, default info */
+	long log_max_bytes;   /* TW_LOG_MAX_BYTES, default 10 MiB */
+	long log_max_files;   /* TW_LOG_MAX_FILES, default 5 */
+	char *sandbox_dir;    /* TW_SANDBOX_DIR, default sandbox_temp */
+	char *python;	      /* TW_PYTHON; NULL: the sandbox venv's python */
+	char *web_dir;	      /* TW_WEB_DIR, default web/dist */
+	char *pg_dir;	      /* TW_PG_DIR: embedded cluster, default var/pg */
+	long job_timeout_s;   /* TW_JOB_TIMEOUT_S, default 60 */
+	long job_memory_mb;   /* TW_JOB_MEMORY_MB, default 2048 */
+	long max_output_rows; /* TW_MAX_OUTPUT_ROWS, default 50,000,000 */
 	long worker_concurrency; /* TW_WORKER_CONCURRENCY; 0: number of cores */
-	long http_threads;	/* TW_HTTP_THREADS, default 8 */
-	long db_pool_size;	/* TW_DB_POOL_SIZE, default 10 */
-	char *admin_email;	/* TW_ADMIN_EMAIL, used by init */
-	char *admin_password;	/* TW_ADMIN_PASSWORD, used by init */
+	long http_threads;	 /* TW_HTTP_THREADS, default 8 */
+	long db_pool_size;	 /* TW_DB_POOL_SIZE, default 10 */
+	char *admin_email;	 /* TW_ADMIN_EMAIL, used by init */
+	char *admin_password;	 /* TW_ADMIN_PASSWORD, used by init */
+	char *pg_bin;		 /* TW_PG_BIN: directory of initdb and pg_ctl;
+				  * NULL: PATH and the usual install places */
 };
 
 /* Fills cfg with the built-in defaults. Release with cfg_release(). */

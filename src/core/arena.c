@@ -3,7 +3,7 @@
 #include "core/mem.h"
 
 #define ARENA_BLOCK_SIZE ((size_t)8 * 1024)
-#define ARENA_ALIGN (sizeof(max_align_t))
+#define ARENA_ALIGN (_Alignof(max_align_t))
 
 struct arena_block {
 	struct arena_block *next;

@@ -38,6 +38,7 @@ int buf_grow(struct buf *b, size_t extra)
 {
 	size_t want, nalloc;
 	bool fresh = !b->alloc;
+	char *p;
 
 	if (extra > b->cap || b->len > b->cap - extra)
 		return TW_ETOOBIG;
@@ -49,11 +50,11 @@ int buf_grow(struct buf *b, size_t extra)
 		nalloc = nalloc > SIZE_MAX / 2 ? want : nalloc * 2;
 	if (nalloc > b->cap + 1)
 		nalloc = b->cap + 1;
+	/* Through a local: an OOM handler that longjmps leaves b intact. */
+	p = xrealloc(fresh ? NULL : b->ptr, nalloc);
 	if (fresh)
-		b->ptr = NULL;
-	b->ptr = xrealloc(b->ptr, nalloc);
-	if (fresh)
-		b->ptr[0] = '\0';
+		p[0] = '\0';
+	b->ptr = p;
 	b->alloc = nalloc;
 	return 0;
 }
@@ -139,4 +140,27 @@ void buf_trim(struct buf *b)
 	if (start)
 		memmove(b->ptr, b->ptr + start, end - start);
 	buf_setlen(b, end - start);
+}
+
+void buf_errf(struct buf *err, const char *fmt, ...)
+{
+	va_list ap;
+	char *tmp;
+	size_t room;
+	int n;
+
+	if (!err)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	tmp = xmalloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(tmp, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	room = err->cap > err->len ? err->cap - err->len : 0;
+	buf_add(err, tmp, (size_t)n < room ? (size_t)n : room);
+	free(tmp);
 }

@@ -33,7 +33,10 @@ struct buf {
 /* A cap suitable for error messages and other small internal strings. */
 #define BUF_SMALL_CAP ((size_t)64 * 1024)
 
-#define BUF_INIT(capacity) { buf_slopbuf, 0, 0, (capacity) }
+#define BUF_INIT(capacity)                    \
+	{                                     \
+		buf_slopbuf, 0, 0, (capacity) \
+	}
 
 void buf_init(struct buf *b, size_t cap);
 
@@ -55,6 +58,13 @@ int buf_adds(struct buf *b, const char *s);
 int buf_addch(struct buf *b, int c);
 int buf_addf(struct buf *b, const char *fmt, ...) TW_PRINTF(2, 3);
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap) TW_PRINTF(2, 0);
+
+/*
+ * buf_errf() appends a formatted error message to err, for functions whose
+ * caller may pass err = NULL (then nothing happens). A message that does not
+ * fit under err's cap is cut rather than dropped.
+ */
+void buf_errf(struct buf *err, const char *fmt, ...) TW_PRINTF(2, 3);
 
 /* Truncates to len bytes (len <= b->len). */
 void buf_setlen(struct buf *b, size_t len);

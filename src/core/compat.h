@@ -21,6 +21,10 @@
 #ifndef NOMINMAX
 #define NOMINMAX
 #endif
+/* C99 printf (%zu, %lld) from mingw-w64's own stdio, not msvcrt's. */
+#ifndef __USE_MINGW_ANSI_STDIO
+#define __USE_MINGW_ANSI_STDIO 1
+#endif
 #define TW_PATH_SEP '\\'
 #else
 #ifndef _GNU_SOURCE
@@ -43,7 +47,13 @@
 #include <string.h>
 #include <time.h>
 
-#if defined(__GNUC__) || defined(__clang__)
+#if defined(__MINGW32__)
+/* Check formats against the C99 stdio selected above, not msvcrt's. */
+#define TW_PRINTF(fmt, args) \
+	__attribute__((format(__MINGW_PRINTF_FORMAT, fmt, args)))
+#define TW_NORETURN __attribute__((noreturn))
+#define TW_UNUSED __attribute__((unused))
+#elif defined(__GNUC__) || defined(__clang__)
 #define TW_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #define TW_NORETURN __attribute__((noreturn))
 #define TW_UNUSED __attribute__((unused))

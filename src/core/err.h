@@ -11,7 +11,7 @@
 
 enum tw_err {
 	TW_OK = 0,
-	TW_EINVAL = -1,      /* malformed input: bad_request */
+	TW_EINVAL = -1,	     /* malformed input: bad_request */
 	TW_EVALIDATION = -2, /* well-formed but invalid: validation_failed */
 	TW_EUNAUTH = -3,     /* unauthorized */
 	TW_EFORBIDDEN = -4,  /* forbidden */
@@ -19,8 +19,8 @@ enum tw_err {
 	TW_ECONFLICT = -6,   /* conflict (e.g. SQLSTATE 23505) */
 	TW_ETOOBIG = -7,     /* a capped size was exceeded: payload_too_large */
 	TW_ETOOMANY = -8,    /* throttled: too_many_requests */
-	TW_EIO = -9,         /* file or pipe I/O failed */
-	TW_EDB = -10,        /* database error not otherwise classified */
+	TW_EIO = -9,	     /* file or pipe I/O failed */
+	TW_EDB = -10,	     /* database error not otherwise classified */
 	TW_EUNAVAIL = -11,   /* a dependency (database, queue) is unreachable */
 	TW_ECONFIG = -12,    /* missing or malformed configuration */
 	TW_ENOTIMPL = -13,   /* feature not built into this version */

@@ -25,10 +25,10 @@
 struct db_pool;
 
 struct db_pool_opts {
-	const char *url;	/* libpq URI or key=value string */
-	const char *app_schema; /* validated identifier */
-	int size;		/* maximum connections */
-	int connect_timeout_s;	/* per connection attempt, default 5 */
+	const char *url;	      /* libpq URI or key=value string */
+	const char *app_schema;	      /* validated identifier */
+	int size;		      /* maximum connections */
+	int connect_timeout_s;	      /* per connection attempt, default 5 */
 	const char *application_name; /* shown in pg_stat_activity */
 };
 
@@ -87,8 +87,8 @@ int db_sqlstate_to_err(const char *sqlstate);
 /* --- migrations (migrate.c) --------------------------------------------- */
 
 struct db_migration {
-	int version;		/* from the file name: 0001_init.sql -> 1 */
-	const char *name;	/* "0001_init" */
+	int version;	  /* from the file name: 0001_init.sql -> 1 */
+	const char *name; /* "0001_init" */
 	const char *sql;
 };
 
@@ -121,5 +121,17 @@ int db_cluster_start(const char *dir, struct buf *url_out, struct buf *err);
 
 /* Stops the cluster started by db_cluster_start() (pg_ctl stop -m fast). */
 int db_cluster_stop(const char *dir, struct buf *err);
+
+/*
+ * db_cluster_start_bin() and db_cluster_stop_bin() are db_cluster_start()
+ * and db_cluster_stop() with the directory of initdb and pg_ctl given by the
+ * caller (cfg->pg_bin, which may come from .env rather than the
+ * environment). pg_bin NULL searches as the plain functions do: the
+ * environment's TW_PG_BIN, then PATH and the usual install locations. A
+ * stop with no cluster in dir, or none running, succeeds.
+ */
+int db_cluster_start_bin(const char *dir, const char *pg_bin,
+			 struct buf *url_out, struct buf *err);
+int db_cluster_stop_bin(const char *dir, const char *pg_bin, struct buf *err);
 
 #endif

@@ -51,7 +51,7 @@ struct http_server_opts {
 	int threads;		/* libmicrohttpd thread pool size */
 	const char *static_dir; /* web UI build folder; may not exist */
 	const struct http_route *routes; /* terminated by a NULL method */
-	void *app;		/* handed to handlers as req->app */
+	void *app;			 /* handed to handlers as req->app */
 	/*
 	 * Called before a route with auth = true; returns 0 to go on or a
 	 * TW_E* code after replying. NULL: such routes answer 401.
@@ -82,14 +82,14 @@ struct http_request {
 	struct arena *arena;
 	void *app;
 	const char *method;
-	const char *path;	/* decoded path without the query */
-	const char *body;	/* NUL-terminated; "" when none */
+	const char *path; /* decoded path without the query */
+	const char *body; /* NUL-terminated; "" when none */
 	size_t body_len;
 	const char *param_names[HTTP_MAX_PARAMS];
 	const char *param_values[HTTP_MAX_PARAMS];
 	size_t nparams;
-	const char *client_addr; /* "127.0.0.1" */
-	void *auth;		/* set by the auth hook */
+	const char *client_addr;       /* "127.0.0.1" */
+	void *auth;		       /* set by the auth hook */
 	struct http_request_int *priv; /* http module only */
 };
 
@@ -108,6 +108,15 @@ const char *http_header(const struct http_request *req, const char *name);
  * failure it replies 400 bad_request itself and returns TW_EINVAL.
  */
 int http_body_json(struct http_request *req, json_t **out);
+
+/*
+ * http_json_check_fields() rejects a key of obj that is not in allowed (a
+ * NULL-terminated list): it replies 422 validation_failed naming the first
+ * unknown field (also as "details":{"field":...}) and returns
+ * TW_EVALIDATION; 0 when every key is allowed.
+ */
+int http_json_check_fields(struct http_request *req, json_t *obj,
+			   const char *const *allowed);
 
 /* --- replies (each handler calls exactly one) --------------------------- */
 

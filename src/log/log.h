@@ -24,11 +24,11 @@ enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 enum log_channel { LOG_APP = 0, LOG_WORKER, LOG_SANDBOX, LOG_NCHANNELS };
 
 struct log_opts {
-	const char *dir;	/* created if missing */
+	const char *dir; /* created if missing */
 	enum log_level level;
-	size_t max_bytes;	/* rotate when a file would pass this size */
-	int max_files;		/* keep name.log.1 .. name.log.(max_files-1) */
-	bool to_stderr;		/* also echo every line to stderr */
+	size_t max_bytes; /* rotate when a file would pass this size */
+	int max_files;	  /* keep name.log.1 .. name.log.(max_files-1) */
+	bool to_stderr;	  /* also echo every line to stderr */
 };
 
 extern enum log_level log_level_current;
@@ -54,10 +54,10 @@ void log_write(enum log_channel ch, enum log_level lvl, const char *fmt, ...)
  */
 void log_crash(const char *msg);
 
-#define log_at(ch, lvl, ...)                                                   \
-	do {                                                                   \
-		if ((lvl) <= log_level_current)                                \
-			log_write((ch), (lvl), __VA_ARGS__);                   \
+#define log_at(ch, lvl, ...)                                 \
+	do {                                                 \
+		if ((lvl) <= log_level_current)              \
+			log_write((ch), (lvl), __VA_ARGS__); \
 	} while (0)
 
 #define log_error(ch, ...) log_at(ch, LOG_ERROR, __VA_ARGS__)

@@ -1,0 +1,52 @@
+# Tablewright's front door. `make run` and `make test` are all a fresh Debian
+# machine needs; both install what is missing first (make deps).
+
+BUILD      ?= build
+NINJA      := $(shell command -v ninja 2>/dev/null)
+GENERATOR  := $(if $(NINJA),-G Ninja,)
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all deps build build-test build-fuzz run test test-quick clean format windows-check
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+# The everyday build: build/tablewright.
+build: deps
+	@cmake -S . -B $(BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# The build the tests run: warnings are errors, ASan + UBSan on.
+build-test: deps
+	@cmake -S . -B build-test $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug \
+		-DTW_WERROR=ON -DTW_SANITIZE=ON >/dev/null
+	@cmake --build build-test -j $(JOBS)
+
+# libFuzzer targets, built with clang.
+build-fuzz: deps
+	@CC=clang cmake -S . -B build-fuzz $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug \
+		-DTW_FUZZ=ON -DTW_TESTS=OFF >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+
+run: build
+	@$(BUILD)/tablewright run
+
+test: build build-test build-fuzz
+	@scripts/test.sh
+
+# Unit and integration tests only, without the fuzz runs.
+test-quick: build-test
+	@TW_TEST_QUICK=1 scripts/test.sh
+
+# Cross-compiles the Windows platform code with mingw-w64 and runs its smoke
+# test under Wine (docs/windows.md says what that does and does not prove).
+windows-check: deps
+	@sh tests/win/run_smoke.sh
+
+format:
+	@git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' | xargs clang-format -i
+
+clean:
+	rm -rf build build-test build-fuzz

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# `make test`: every test suite against real components. Starts a throwaway
+# PostgreSQL cluster on a free port and stops it afterwards, pass or fail.
+#   1. style: clang-format --dry-run --Werror, scripts/checksrc.sh, ruff
+#   2. unit: ctest (cmocka) on the ASan+UBSan build
+#   3. integration: pytest against the real binary (ASan+UBSan build)
+#   4. Windows: the win/ platform code cross-compiled, smoke-tested in Wine
+#   5. fuzz: each libFuzzer target for a bounded number of runs
+# Every suite runs even when an earlier one fails; the exit status is
+# non-zero when any failed. Set TW_TEST_QUICK=1 to skip the fuzz runs.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+py=$root/.venv/bin/python
+failed=()
+
+section() { printf '\n==> %s\n' "$*"; }
+
+pgdir=$(mktemp -d /tmp/tw-test-pg.XXXXXX)
+cleanup() { "$py" tests/pgcluster.py stop "$pgdir" >/dev/null 2>&1 || true; }
+trap cleanup EXIT INT TERM
+
+section "starting a throwaway PostgreSQL cluster"
+if ! TW_TEST_DATABASE_URL=$("$py" tests/pgcluster.py start "$pgdir"); then
+  echo "could not start PostgreSQL; see $pgdir/postgres.log" >&2
+  exit 1
+fi
+export TW_TEST_DATABASE_URL
+echo "cluster up in $pgdir"
+
+section "style"
+files=$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')
+if ! clang-format --dry-run --Werror $files; then failed+=(clang-format); fi
+if ! scripts/checksrc.sh; then failed+=(checksrc); fi
+if ! .venv/bin/ruff check --quiet tests sandbox; then failed+=(ruff); fi
+
+section "unit tests (ctest, ASan+UBSan)"
+if ! ctest --test-dir build-test --output-on-failure --timeout 300; then
+  failed+=(ctest)
+fi
+
+section "integration tests (pytest, ASan+UBSan binary)"
+TW_TEST_BINARY=$root/build-test/tablewright "$py" -m pytest -q tests/integration
+rc=$?
+if [ $rc -ne 0 ]; then failed+=("pytest(exit $rc)"); fi
+
+section "Windows: mingw-w64 cross-compile and Wine smoke test"
+if ! sh tests/win/run_smoke.sh > /tmp/tw-win-smoke.log 2>&1; then
+  tail -40 /tmp/tw-win-smoke.log; failed+=(windows-smoke)
+else
+  grep -E '^not ok|passed' /tmp/tw-win-smoke.log
+fi
+
+if [ "${TW_TEST_QUICK:-0}" != 1 ]; then
+  section "fuzzing (bounded runs)"
+  for f in build-fuzz/fuzz_*; do
+    [ -x "$f" ] || continue
+    name=$(basename "$f")
+    corpus=tests/fuzz/corpus/${name#fuzz_}
+    work=$(mktemp -d)
+    [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
+    if "$f" -runs="${TW_FUZZ_RUNS:-100000}" -max_len=4096 "$work" >"$work.log" 2>&1; then
+      echo "$name: $(grep -E '^Done' "$work.log" | tail -1)"
+    else
+      echo "$name: FAILED"; tail -30 "$work.log"; failed+=("$name")
+    fi
+    rm -rf "$work" "$work.log"
+  done
+fi
+
+section "summary"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "all test suites passed"

@@ -1,0 +1,685 @@
+#include "core/compat.h"
+
+#include <stdatomic.h>
+
+#include <microhttpd.h>
+/*
+ * Socket address helpers: microhttpd.h brings in <ws2tcpip.h> for Winsock
+ * and only <sys/socket.h> for POSIX sockets. MHD_POSIX_SOCKETS is the
+ * library's own feature macro, not a platform test.
+ */
+#ifdef MHD_POSIX_SOCKETS
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#endif
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/mem.h"
+#include "core/str.h"
+#include "http/http.h"
+#include "http/http_int.h"
+#include "log/log.h"
+#include "platform/plat.h"
+
+/*
+ * The server: one libmicrohttpd daemon with an internal thread pool, one
+ * arena per request, a counter of requests in flight for the graceful stop.
+ * docs/internals/http.md describes the request lifecycle.
+ */
+
+#define CONNECTION_LIMIT 256u
+/* How much of an oversized body is read (and dropped) to answer 413. */
+#define HTTP_DISCARD_MAX ((uint64_t)64 * 1024 * 1024)
+#define STOP_GRACE_MS 5000
+/* How much of a request path goes into the access log. */
+#define LOG_PATH_MAX 200
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	int port;
+	char *static_dir; /* NULL: no static files */
+	const struct http_route *routes;
+	void *app;
+	int (*auth_hook)(struct http_request *req,
+			 const struct http_route *route);
+	atomic_int inflight; /* requests between creation and completion */
+	atomic_bool stopping;
+};
+
+/*
+ * While http_server_start() runs, libmicrohttpd's messages in the starting
+ * thread are collected here instead of logged, one per line, so a bind
+ * failure can be reported with the OS's reason even where errno does not
+ * carry it (Winsock), and without a second copy in the log.
+ */
+static _Thread_local struct buf *start_log;
+
+/* libmicrohttpd's error log (MHD_OPTION_EXTERNAL_LOGGER). */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) TW_PRINTF(2, 0);
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t len;
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	len = strlen(line);
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		line[--len] = '\0';
+	if (start_log)
+		buf_addf(start_log, "%s\n", line);
+	else
+		log_warn(LOG_APP, "http: %s", line);
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return c - 'a' + 10;
+}
+
+/*
+ * Percent-decodes a path or query component in place
+ * (MHD_OPTION_UNESCAPE_CALLBACK). It differs from libmicrohttpd's own in one
+ * way: %00 becomes 0x7F instead of a NUL that would silently cut the string
+ * short ("/index.html%00.txt" read as "/index.html"); 0x7F is a control
+ * character, which the dispatcher rejects in paths.
+ */
+static size_t on_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	char *r = s, *w = s;
+
+	(void)cls;
+	(void)conn;
+	while (*r) {
+		if (r[0] == '%' && isxdigit((unsigned char)r[1]) &&
+		    isxdigit((unsigned char)r[2])) {
+			int v = hexval((unsigned char)r[1]) * 16 +
+				hexval((unsigned char)r[2]);
+
+			*w++ = v ? (char)v : (char)0x7F;
+			r += 3;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
+/* Formats the client's address ("127.0.0.1", "::1") into the arena. */
+static const char *client_addr(struct arena *a, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+	char text[64] = "unknown";
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && ci->client_addr) {
+		struct sockaddr *sa = ci->client_addr;
+
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET,
+				  &((struct sockaddr_in *)sa)->sin_addr, text,
+				  sizeof(text));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6,
+				  &((struct sockaddr_in6 *)sa)->sin6_addr, text,
+				  sizeof(text));
+	}
+	return arena_strdup(a, text);
+}
+
+/*
+ * The path as it may appear in a log line: control characters and
+ * backslashes escaped (no forged lines), cut at LOG_PATH_MAX bytes.
+ */
+static const char *loggable_path(struct arena *a, const char *path)
+{
+	struct buf out = BUF_INIT(LOG_PATH_MAX * 4 + 8);
+	const char *p;
+	const char *res;
+
+	for (p = path; *p && out.len < LOG_PATH_MAX; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c < 0x20 || c == 0x7F || c == '\\')
+			buf_addf(&out, "\\x%02x", c);
+		else
+			buf_addch(&out, c);
+	}
+	if (*p)
+		buf_adds(&out, "...");
+	res = arena_strdup(a, out.ptr);
+	buf_release(&out);
+	return res;
+}
+
+static void upload_release(void *ptr)
+{
+	buf_release(ptr);
+}
+
+/* The first access-handler call of a request: its arena and state. */
+static struct http_request *request_new(struct http_server *srv,
+					struct MHD_Connection *conn,
+					const char *method, const char *url)
+{
+	struct arena *a = arena_new();
+	struct http_request *req = arena_alloc(a, sizeof(*req));
+	struct http_request_int *priv = arena_alloc(a, sizeof(*priv));
+
+	req->arena = a;
+	req->app = srv->app;
+	req->method = arena_strdup(a, method);
+	req->path = arena_strdup(a, url);
+	req->body = "";
+	req->client_addr = client_addr(a, conn);
+	req->priv = priv;
+	priv->conn = conn;
+	priv->srv = srv;
+	priv->start_ms = plat_monotonic_ms();
+	buf_init(&priv->upload, HTTP_MAX_BODY);
+	arena_on_free(a, upload_release, &priv->upload);
+	atomic_fetch_add(&srv->inflight, 1);
+	return req;
+}
+
+/*
+ * Queues the reply the handler set, with the headers every reply carries. A
+ * handler that returned without replying is a bug: the client gets 500.
+ */
+static enum MHD_Result queue_reply(struct http_request *req)
+{
+	struct http_request_int *priv = req->priv;
+	enum MHD_Result ret = MHD_NO;
+
+	priv->dispatched = true;
+	if (!priv->response && !priv->status)
+		http_reply_error(req, TW_EINTERNAL,
+				 "the handler did not reply");
+	if (!priv->response)
+		goto out;
+	http__finish_response(req);
+	/* While stopping, keep-alive connections are closed after a reply. */
+	if (atomic_load(&priv->srv->stopping))
+		MHD_add_response_header(priv->response,
+					MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = MHD_queue_response(priv->conn, (unsigned int)priv->status,
+				 priv->response);
+	MHD_destroy_response(priv->response);
+	priv->response = NULL;
+out:
+	return ret;
+}
+
+/* Whether the path is acceptable at all: absolute, no control characters. */
+static bool path_acceptable(const char *path)
+{
+	const char *p;
+
+	if (path[0] != '/')
+		return false;
+	for (p = path; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c < 0x20 || c == 0x7F)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Runs the auth hook and, when it lets the request through, the route's
+ * handler. Every path ends with a reply set (or logged as a bug).
+ */
+static void run_route(struct http_request *req, const struct http_match *m)
+{
+	struct http_server *srv = req->priv->srv;
+	const struct http_route *route = m->route;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < m->nparams; i++) {
+		req->param_names[i] = m->names[i];
+		req->param_values[i] = m->values[i];
+	}
+	req->nparams = m->nparams;
+	if (route->auth && !srv->auth_hook) {
+		http_reply_error(req, TW_EUNAUTH, "authentication required");
+		goto out;
+	}
+	if (route->auth) {
+		rc = srv->auth_hook(req, route);
+		if (rc < 0 && !req->priv->status)
+			http_reply_error(req, rc, "authentication failed");
+		if (rc < 0)
+			goto out;
+	}
+	rc = route->handler(req);
+	if (!req->priv->status)
+		log_warn(LOG_APP,
+			 "BUG: handler for %s %s returned %d (%s) "
+			 "without replying",
+			 route->method, route->pattern, rc, err_name(rc));
+out:
+	return;
+}
+
+/* The final access-handler call: route and reply. */
+static enum MHD_Result dispatch(struct http_request *req)
+{
+	struct http_request_int *priv = req->priv;
+	struct http_server *srv = priv->srv;
+	struct http_match m;
+
+	req->body = priv->upload.ptr;
+	req->body_len = priv->upload.len;
+	if (priv->too_big) {
+		http_reply_error(req, TW_ETOOBIG,
+				 "request body exceeds %zu bytes",
+				 HTTP_MAX_BODY);
+		goto out;
+	}
+	if (!path_acceptable(req->path)) {
+		http_reply_error(req, TW_EINVAL, "malformed request path");
+		goto out;
+	}
+	switch (http__route_match(srv->routes, req->method, req->path,
+				  req->arena, &m)) {
+	case HTTP_MATCH_FOUND:
+		run_route(req, &m);
+		break;
+	case HTTP_MATCH_WRONG_METHOD:
+		http_add_header(req, "Allow", m.allow);
+		http_reply_error_code(req, 405, "method_not_allowed",
+				      "method not allowed for this path");
+		break;
+	case HTTP_MATCH_NONE:
+		if (http__is_api_path(req->path))
+			http_reply_error(req, TW_ENOTFOUND, "no such route");
+		else if (strcmp(req->method, "GET") == 0 ||
+			 strcmp(req->method, "HEAD") == 0)
+			http__serve_static(req, srv->static_dir);
+		else
+			http_reply_error(req, TW_ENOTFOUND, "no such resource");
+		break;
+	}
+out:
+	return queue_reply(req);
+}
+
+/* A Content-Length above the cap, checked before any of the body is read. */
+static bool declared_too_big(struct MHD_Connection *conn)
+{
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						     "Content-Length");
+	uint64_t v = 0;
+
+	if (!cl)
+		return false;
+	for (; *cl >= '0' && *cl <= '9'; cl++) {
+		v = v * 10 + (uint64_t)(*cl - '0');
+		if (v > HTTP_MAX_BODY)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Takes one chunk of the body. Past HTTP_MAX_BODY the body is dropped and
+ * the rest discarded: libmicrohttpd cannot answer in the middle of an
+ * upload, so the 413 waits for the end of the body, and a (chunked) body
+ * that goes on past HTTP_DISCARD_MAX is cut off by closing the connection.
+ */
+static enum MHD_Result take_chunk(struct http_request_int *priv,
+				  const char *data, size_t n)
+{
+	enum MHD_Result ret = MHD_YES;
+
+	if (priv->dispatched)
+		goto out;
+	if (!priv->too_big && buf_add(&priv->upload, data, n) < 0) {
+		priv->too_big = true;
+		buf_release(&priv->upload);
+	}
+	if (priv->too_big) {
+		priv->discarded += n;
+		if (priv->discarded > HTTP_DISCARD_MAX)
+			ret = MHD_NO;
+	}
+out:
+	return ret;
+}
+
+/*
+ * libmicrohttpd's access handler, called for a request once with its
+ * headers, once per body chunk, and once more at the end of the body.
+ */
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
+				 const char *url, const char *method,
+				 const char *version, const char *upload_data,
+				 size_t *upload_data_size, void **con_cls)
+{
+	struct http_request *req = *con_cls;
+	enum MHD_Result ret = MHD_YES;
+
+	(void)version;
+	if (!req) {
+		req = request_new(cls, conn, method, url);
+		*con_cls = req;
+		/* Too big already: answer now, without reading the body. */
+		if (declared_too_big(conn)) {
+			req->priv->too_big = true;
+			ret = dispatch(req);
+		}
+	} else if (*upload_data_size) {
+		ret = take_chunk(req->priv, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+	} else if (!req->priv->dispatched) {
+		ret = dispatch(req);
+	}
+	return ret;
+}
+
+static const char *termination_reason(enum MHD_RequestTerminationCode toe)
+{
+	switch (toe) {
+	case MHD_REQUEST_TERMINATED_COMPLETED_OK:
+		return NULL;
+	case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+		return "timed out";
+	case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+		return "server shutdown";
+	case MHD_REQUEST_TERMINATED_CLIENT_ABORT:
+	case MHD_REQUEST_TERMINATED_READ_ERROR:
+		return "client closed the connection";
+	default:
+		return "connection error";
+	}
+}
+
+/*
+ * The request-completed callback: the access log line, then the arena and
+ * everything registered on it.
+ */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *srv = cls;
+	struct http_request *req = *con_cls;
+	struct http_request_int *priv;
+	const char *why;
+
+	(void)conn;
+	if (!req)
+		return;
+	priv = req->priv;
+	why = termination_reason(toe);
+	/* Never the query string (tokens), the body or the headers. */
+	log_info(LOG_APP, "%s %s %d %" PRId64 " ms %s%s%s", req->method,
+		 loggable_path(req->arena, req->path), priv->status,
+		 plat_monotonic_ms() - priv->start_ms, req->client_addr,
+		 why ? " - " : "", why ? why : "");
+	if (priv->response)
+		MHD_destroy_response(priv->response);
+	arena_free(req->arena);
+	*con_cls = NULL;
+	atomic_fetch_sub(&srv->inflight, 1);
+}
+
+union sockaddr_any {
+	struct sockaddr sa;
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+};
+
+/*
+ * Parses a numeric host ("127.0.0.1", "::1", "[::1]"; "localhost" is taken
+ * as 127.0.0.1) and port into addr. TW_ECONFIG for anything else: no name
+ * lookups, the bind address is a local setting.
+ */
+static int parse_bind_addr(const char *host, int port, union sockaddr_any *addr,
+			   bool *ipv6, struct buf *err)
+{
+	const char *given = host;
+	char h[64];
+	size_t len;
+	int rc = 0;
+
+	memset(addr, 0, sizeof(*addr));
+	*ipv6 = false;
+	if (strcmp(host, "localhost") == 0)
+		host = "127.0.0.1";
+	len = strlen(host);
+	if (host[0] == '[' && len >= 2 && host[len - 1] == ']') {
+		host++;
+		len -= 2;
+	}
+	if (len >= sizeof(h)) {
+		rc = TW_ECONFIG;
+		goto fail;
+	}
+	memcpy(h, host, len);
+	h[len] = '\0';
+	if (strchr(h, ':')) {
+		*ipv6 = true;
+		addr->in6.sin6_family = AF_INET6;
+		addr->in6.sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, h, &addr->in6.sin6_addr) != 1)
+			rc = TW_ECONFIG;
+	} else {
+		addr->in4.sin_family = AF_INET;
+		addr->in4.sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, h, &addr->in4.sin_addr) != 1)
+			rc = TW_ECONFIG;
+	}
+fail:
+	if (rc < 0)
+		buf_addf(err,
+			 "could not listen on \"%s\": not a numeric IPv4 or "
+			 "IPv6 address",
+			 given);
+	return rc;
+}
+
+/*
+ * The OS's reason for a failed start, into out: from libmicrohttpd's
+ * message ("Failed to bind to port 8080: Address already in use"), else
+ * errno, else libmicrohttpd's last message.
+ */
+static void start_failure_reason(const struct buf *mhd_msgs, int saved_errno,
+				 struct buf *out)
+{
+	const char *line = strstr(mhd_msgs->ptr, "Failed to bind");
+	const char *end, *p, *reason = NULL;
+
+	if (line) {
+		end = strchr(line, '\n');
+		if (!end)
+			end = line + strlen(line);
+		for (p = line; p + 1 < end; p++) {
+			if (p[0] == ':' && p[1] == ' ')
+				reason = p + 2;
+		}
+		if (reason && reason < end) {
+			buf_add(out, reason, (size_t)(end - reason));
+			return;
+		}
+	}
+	if (saved_errno) {
+		buf_adds(out, plat_strerror(saved_errno));
+		return;
+	}
+	if (mhd_msgs->len) {
+		buf_add(out, mhd_msgs->ptr, mhd_msgs->len);
+		buf_trim(out);
+		return;
+	}
+	buf_adds(out, "unknown error");
+}
+
+/* The bind address as people write it: "127.0.0.1:8080", "[::1]:8080". */
+static void add_bind_text(struct buf *b, const char *host, int port)
+{
+	if (strchr(host, ':') && host[0] != '[')
+		buf_addf(b, "[%s]:%d", host, port);
+	else
+		buf_addf(b, "%s:%d", host, port);
+}
+
+int http_server_start(struct http_server **out,
+		      const struct http_server_opts *opts, struct buf *err)
+{
+	struct http_server *srv = NULL;
+	struct buf mhd_msgs = BUF_INIT(8192);
+	struct buf reason = BUF_INIT(1024);
+	const char *host = opts->host && *opts->host ? opts->host : "127.0.0.1";
+	union sockaddr_any addr;
+	unsigned int flags;
+	unsigned int threads;
+	const union MHD_DaemonInfo *info;
+	bool ipv6;
+	int saved_errno;
+	int rc;
+
+	*out = NULL;
+	if (opts->port < 0 || opts->port > 65535) {
+		rc = TW_ECONFIG;
+		buf_addf(err, "could not listen on port %d: out of range",
+			 opts->port);
+		goto fail;
+	}
+	rc = parse_bind_addr(host, opts->port, &addr, &ipv6, err);
+	if (rc < 0)
+		goto fail;
+
+	srv = xcalloc(1, sizeof(*srv));
+	/* "" would join to "/etc/passwd": no folder, no static files. */
+	if (opts->static_dir && *opts->static_dir)
+		srv->static_dir = xstrdup(opts->static_dir);
+	srv->routes = opts->routes;
+	srv->app = opts->app;
+	srv->auth_hook = opts->auth_hook;
+	atomic_init(&srv->inflight, 0);
+	atomic_init(&srv->stopping, false);
+
+	/*
+	 * MHD_USE_ITC makes MHD_quiesce_daemon() work with internal threads;
+	 * MHD_USE_AUTO picks epoll, poll or select, whichever is best here.
+	 */
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
+		MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	if (ipv6)
+		flags |= MHD_USE_IPv6;
+	/* A pool of one is no pool: libmicrohttpd warns about it. */
+	threads = opts->threads > 1 ? (unsigned int)opts->threads : 0;
+
+	start_log = &mhd_msgs;
+	errno = 0;
+	/*
+	 * MHD_OPTION_CONNECTION_TIMEOUT is an idle timeout: a connection with
+	 * no traffic for 60 s is closed. Server-sent events (job progress)
+	 * will need either a heartbeat comment well inside that or
+	 * MHD_set_connection_option(MHD_CONNECTION_OPTION_TIMEOUT, 0) on their
+	 * connection, and must end when http_server_stop() runs, or the stop
+	 * waits out its grace period for them.
+	 */
+	srv->daemon = MHD_start_daemon(
+		flags, (uint16_t)opts->port, NULL, NULL, on_access, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)NULL,
+		MHD_OPTION_SOCK_ADDR, &addr.sa, MHD_OPTION_THREAD_POOL_SIZE,
+		threads, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+		MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)srv,
+		MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, (void *)NULL,
+		MHD_OPTION_END);
+	saved_errno = errno;
+	start_log = NULL;
+	if (!srv->daemon) {
+		rc = TW_EIO;
+		start_failure_reason(&mhd_msgs, saved_errno, &reason);
+		buf_adds(err, "could not listen on ");
+		add_bind_text(err, host, opts->port);
+		buf_addf(err, ": %s", reason.ptr);
+		goto fail;
+	}
+	if (mhd_msgs.len) {
+		buf_trim(&mhd_msgs);
+		log_warn(LOG_APP, "http: %s", mhd_msgs.ptr);
+	}
+	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = info ? info->port : opts->port;
+	*out = srv;
+	srv = NULL;
+	rc = 0;
+fail:
+	if (srv) {
+		free(srv->static_dir);
+		free(srv);
+	}
+	buf_release(&reason);
+	buf_release(&mhd_msgs);
+	return rc;
+}
+
+int http_server_port(const struct http_server *srv)
+{
+	return srv->port;
+}
+
+/* Closes the listening socket handed back by MHD_quiesce_daemon(). */
+static void close_listen_socket(MHD_socket fd)
+{
+	if (fd == MHD_INVALID_SOCKET)
+		return;
+#ifdef MHD_WINSOCK_SOCKETS
+	closesocket(fd);
+#else
+	close(fd);
+#endif
+}
+
+void http_server_stop(struct http_server *srv)
+{
+	MHD_socket listen_fd;
+	int64_t deadline;
+	int left;
+
+	if (!srv)
+		return;
+	atomic_store(&srv->stopping, true);
+	/* No new connections; those open may finish what they started. */
+	listen_fd = MHD_quiesce_daemon(srv->daemon);
+	deadline = plat_monotonic_ms() + STOP_GRACE_MS;
+	while (atomic_load(&srv->inflight) > 0 &&
+	       plat_monotonic_ms() < deadline)
+		plat_sleep_ms(10);
+	left = atomic_load(&srv->inflight);
+	if (left > 0)
+		log_warn(LOG_APP,
+			 "stopping the HTTP server with %d request%s still "
+			 "in flight",
+			 left, left == 1 ? "" : "s");
+	MHD_stop_daemon(srv->daemon);
+	/* Only after MHD_stop_daemon(): a pool thread may still use it. */
+	close_listen_socket(listen_fd);
+	free(srv->static_dir);
+	free(srv);
+}
+
+const char *http_query(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->priv->conn,
+					   MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_header(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->priv->conn, MHD_HEADER_KIND,
+					   name);
+}

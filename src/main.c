@@ -1,0 +1,578 @@
+/*
+ * main.c - the `tablewright` command line: init, migrate, serve, worker, run,
+ * routes, and the commands later features add.
+ *
+ * Every command loads the configuration the same way (defaults, .env,
+ * environment, flags; see config/config.h), stops with one clear line and a
+ * non-zero exit on a bad setting, and opens the logs before doing work.
+ */
+#include "core/compat.h"
+
+#include <sodium.h>
+
+#include "api/api.h"
+#include "config/config.h"
+#include "core/err.h"
+#include "core/mem.h"
+#include "core/str.h"
+#include "db/db.h"
+#include "http/http.h"
+#include "log/log.h"
+#include "platform/plat.h"
+
+#define EXIT_USAGE 2
+#define SECRET_KEY_BYTES 32
+
+static const char usage_text[] =
+	"usage: tablewright [--env-file PATH] <command> [options]\n"
+	"\n"
+	"Commands:\n"
+	"  init      create .env with a fresh signing key if it has none,\n"
+	"            migrate the database and create the admin user\n"
+	"            [--admin-email EMAIL] [--admin-password-stdin]\n"
+	"  migrate   apply the database migrations not yet applied\n"
+	"  serve     serve the HTTP API and the web UI [--bind HOST:PORT]\n"
+	"  worker    run queued jobs [--concurrency N]\n"
+	"  run       the single-box default: init, then server and worker\n"
+	"            together; uses a private PostgreSQL cluster under\n"
+	"            var/pg when TW_DATABASE_URL is not set\n"
+	"  routes    print every HTTP route, one \"METHOD PATH\" per line\n"
+	"  version   print the version\n"
+	"\n"
+	"Options for every command:\n"
+	"  --env-file PATH     read settings from PATH instead of ./.env\n"
+	"  --bind HOST:PORT    TW_BIND\n"
+	"  --log-dir DIR       TW_LOG_DIR\n"
+	"  --log-level LEVEL   TW_LOG_LEVEL (error, warn, info, debug)\n"
+	"  --concurrency N     TW_WORKER_CONCURRENCY\n"
+	"\n"
+	"Settings are described in docs/configuration.md.\n";
+
+/* Flags every command accepts, each the same as one TW_ key. */
+static const struct {
+	const char *flag;
+	const char *key;
+} flag_keys[] = {
+	{ "--bind", "TW_BIND" },
+	{ "--log-dir", "TW_LOG_DIR" },
+	{ "--log-level", "TW_LOG_LEVEL" },
+	{ "--concurrency", "TW_WORKER_CONCURRENCY" },
+	{ "--admin-email", "TW_ADMIN_EMAIL" },
+};
+
+struct cli {
+	const char *command;
+	const char *env_file;
+	bool admin_password_stdin;
+	/* flag values in command-line order, applied after cfg_load() */
+	const char *flag_key[16];
+	const char *flag_value[16];
+	const char *flag_name[16];
+	size_t nflags;
+};
+
+static void die_line(const char *msg)
+{
+	fprintf(stderr, "tablewright: %s\n", msg);
+}
+
+/*
+ * parse_args() fills cli from argv. Returns 0, or EXIT_USAGE after printing
+ * what was wrong.
+ */
+static int parse_args(int argc, char **argv, struct cli *cli)
+{
+	int i;
+	size_t k;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *val = NULL;
+		const char *eq;
+		size_t namelen;
+		bool matched = false;
+
+		if (!strcmp(a, "--help") || !strcmp(a, "-h") ||
+		    !strcmp(a, "help")) {
+			cli->command = "help";
+			return 0;
+		}
+		if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
+			cli->command = "version";
+			return 0;
+		}
+		if (a[0] != '-') {
+			if (cli->command) {
+				fprintf(stderr,
+					"tablewright: unexpected argument "
+					"\"%s\"\n",
+					a);
+				return EXIT_USAGE;
+			}
+			cli->command = a;
+			continue;
+		}
+		if (!strcmp(a, "--admin-password-stdin")) {
+			cli->admin_password_stdin = true;
+			continue;
+		}
+		eq = strchr(a, '=');
+		namelen = eq ? (size_t)(eq - a) : strlen(a);
+		if (eq)
+			val = eq + 1;
+		else if (i + 1 < argc)
+			val = argv[i + 1];
+		if (namelen == strlen("--env-file") &&
+		    !strncmp(a, "--env-file", namelen)) {
+			if (!val) {
+				die_line("--env-file needs a path");
+				return EXIT_USAGE;
+			}
+			cli->env_file = val;
+			if (!eq)
+				i++;
+			continue;
+		}
+		for (k = 0; k < TW_ARRAY_SIZE(flag_keys); k++) {
+			if (strlen(flag_keys[k].flag) != namelen ||
+			    strncmp(a, flag_keys[k].flag, namelen))
+				continue;
+			if (!val) {
+				fprintf(stderr,
+					"tablewright: %s needs a value\n",
+					flag_keys[k].flag);
+				return EXIT_USAGE;
+			}
+			if (cli->nflags == TW_ARRAY_SIZE(cli->flag_key)) {
+				die_line("too many options");
+				return EXIT_USAGE;
+			}
+			cli->flag_key[cli->nflags] = flag_keys[k].key;
+			cli->flag_value[cli->nflags] = val;
+			cli->flag_name[cli->nflags] = flag_keys[k].flag;
+			cli->nflags++;
+			if (!eq)
+				i++;
+			matched = true;
+			break;
+		}
+		if (!matched) {
+			fprintf(stderr,
+				"tablewright: unknown option \"%s\" (see "
+				"tablewright --help)\n",
+				a);
+			return EXIT_USAGE;
+		}
+	}
+	if (!cli->command)
+		cli->command = "help";
+	return 0;
+}
+
+/* Loads defaults, .env, environment and flags into cfg. */
+static int load_config(const struct cli *cli, struct cfg *cfg, struct buf *err)
+{
+	size_t i;
+	int rc;
+
+	cfg_init(cfg);
+	rc = cfg_load(cfg, cli->env_file, err);
+	for (i = 0; rc == 0 && i < cli->nflags; i++)
+		rc = cfg_set(cfg, cli->flag_key[i], cli->flag_value[i],
+			     cli->flag_name[i], err);
+	return rc;
+}
+
+/* Opens the three log files, echoing to stderr when it is a terminal. */
+static int open_logs(const struct cfg *cfg, struct buf *err)
+{
+	struct log_opts lo;
+	enum log_level lvl = LOG_INFO;
+
+	log_parse_level(cfg->log_level, &lvl);
+	lo.dir = cfg->log_dir;
+	lo.level = lvl;
+	lo.max_bytes = (size_t)cfg->log_max_bytes;
+	lo.max_files = (int)cfg->log_max_files;
+	lo.to_stderr = plat_stderr_is_tty();
+	return log_open(&lo, err);
+}
+
+/*
+ * ensure_secret_key() makes sure the .env file holds a TW_SECRET_KEY:
+ * creates the file with a fresh 256-bit key when it does not exist, appends
+ * a key when the file has none, and never replaces an existing one. A key
+ * that comes from the environment only is left alone too. *created says
+ * whether a key was written.
+ */
+static int ensure_secret_key(const struct cli *cli, const struct cfg *cfg,
+			     bool *created, struct buf *err)
+{
+	const char *path = cli->env_file ? cli->env_file : ".env";
+	unsigned char key[SECRET_KEY_BYTES];
+	char hex[SECRET_KEY_BYTES * 2 + 1];
+	struct buf content = BUF_INIT(1024 * 1024);
+	struct buf rerr = BUF_INIT(BUF_SMALL_CAP);
+	int rc = 0;
+
+	*created = false;
+	if (cfg->secret_key)
+		goto out;
+	if (sodium_init() < 0) {
+		buf_adds(err, "could not initialise libsodium");
+		rc = TW_EINTERNAL;
+		goto out;
+	}
+	randombytes_buf(key, sizeof(key));
+	sodium_bin2hex(hex, sizeof(hex), key, sizeof(key));
+	sodium_memzero(key, sizeof(key));
+
+	if (plat_is_file(path)) {
+		rc = plat_read_file(path, &content, &rerr);
+		if (rc < 0) {
+			buf_addf(err, "could not read \"%s\": %s", path,
+				 rerr.ptr);
+			goto out;
+		}
+		if (content.len && content.ptr[content.len - 1] != '\n')
+			buf_addch(&content, '\n');
+	} else {
+		buf_adds(&content, "# Tablewright settings; see "
+				   "docs/configuration.md.\n"
+				   "# Keep this file private: it holds the key "
+				   "that "
+				   "signs every login token.\n");
+	}
+	buf_addf(&content, "TW_SECRET_KEY=%s\n", hex);
+	sodium_memzero(hex, sizeof(hex));
+	rc = plat_write_file_private(path, content.ptr, content.len, false,
+				     err);
+	if (rc == 0)
+		*created = true;
+out:
+	if (content.len)
+		sodium_memzero(content.ptr, content.len);
+	buf_release(&content);
+	buf_release(&rerr);
+	return rc;
+}
+
+/*
+ * connect_db() opens the pool. With embedded, a private cluster under
+ * TW_PG_DIR is started when TW_DATABASE_URL is unset; *cluster_started then
+ * says it must be stopped at exit.
+ */
+static int connect_db(struct cfg *cfg, bool embedded, struct db_pool **pool,
+		      bool *cluster_started, struct buf *err)
+{
+	struct buf url = BUF_INIT(4096);
+	struct db_pool_opts po;
+	int rc = 0;
+
+	*cluster_started = false;
+	if (!cfg->database_url && embedded) {
+		log_info(LOG_APP,
+			 "TW_DATABASE_URL is not set: starting the embedded "
+			 "PostgreSQL cluster in %s",
+			 cfg->pg_dir);
+		rc = db_cluster_start_bin(cfg->pg_dir, cfg->pg_bin, &url, err);
+		if (rc < 0)
+			goto out;
+		*cluster_started = true;
+		cfg->database_url = buf_detach(&url, NULL);
+	}
+	rc = cfg_require(cfg, CFG_NEED_DATABASE, err);
+	if (rc < 0)
+		goto out;
+	memset(&po, 0, sizeof(po));
+	po.url = cfg->database_url;
+	po.app_schema = cfg->app_schema;
+	po.size = (int)cfg->db_pool_size;
+	po.connect_timeout_s = 5;
+	po.application_name = "tablewright";
+	rc = db_pool_new(pool, &po, err);
+out:
+	buf_release(&url);
+	return rc;
+}
+
+/* Applies pending migrations on one pooled connection. */
+static int migrate(struct db_pool *pool, const struct cfg *cfg, struct buf *err)
+{
+	PGconn *conn = NULL;
+	int applied = 0;
+	int rc;
+
+	rc = db_acquire(pool, 10000, &conn, err);
+	if (rc < 0)
+		return rc;
+	rc = db_migrate(conn, cfg->app_schema, &applied, err);
+	db_release(pool, conn, rc < 0);
+	if (rc == 0)
+		log_info(LOG_APP,
+			 "database schema is up to date (%d migration%s "
+			 "applied now, %zu in this build)",
+			 applied, applied == 1 ? "" : "s", db_migrations_count);
+	return rc;
+}
+
+/*
+ * check_schema() refuses to serve a database whose schema is older than
+ * this build, which would fail request by request otherwise.
+ */
+static int check_schema(struct db_pool *pool, struct buf *err)
+{
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	long have = 0;
+	long want;
+	int rc;
+
+	if (db_migrations_count == 0)
+		return 0;
+	want = db_migrations[db_migrations_count - 1].version;
+	rc = db_acquire(pool, 10000, &conn, err);
+	if (rc < 0)
+		return rc;
+	rc = db_exec(conn,
+		     "SELECT coalesce(max(version), 0) FROM schema_migrations",
+		     0, NULL, &res, err);
+	if (rc == TW_ENOTFOUND) {
+		buf_reset(err);
+		rc = 0;
+	} else if (rc == 0) {
+		str_to_long(PQgetvalue(res, 0, 0), 0, LONG_MAX, &have);
+	}
+	PQclear(res);
+	db_release(pool, conn, false);
+	if (rc == 0 && have < want) {
+		buf_addf(err,
+			 "the database schema is at version %ld but this build "
+			 "needs %ld: run `tablewright migrate`",
+			 have, want);
+		rc = TW_ECONFIG;
+	}
+	return rc;
+}
+
+static int start_server(struct cfg *cfg, struct api_app *app,
+			struct http_server **srv, struct buf *err)
+{
+	struct http_server_opts so;
+	int rc;
+
+	memset(&so, 0, sizeof(so));
+	so.host = cfg->bind_host;
+	so.port = cfg->bind_port;
+	so.threads = (int)cfg->http_threads;
+	so.static_dir = cfg->web_dir;
+	so.routes = api_routes;
+	so.app = app;
+	rc = http_server_start(srv, &so, err);
+	if (rc < 0)
+		return rc;
+	/* Tests and scripts read this line to learn the port. */
+	printf("tablewright: listening on http://%s:%d/\n", cfg->bind_host,
+	       http_server_port(*srv));
+	fflush(stdout);
+	log_info(LOG_APP, "listening on http://%s:%d/", cfg->bind_host,
+		 http_server_port(*srv));
+	return 0;
+}
+
+static const char worker_missing[] = "the job worker is not built into this "
+				     "version of tablewright yet";
+
+/*
+ * serve_until_stopped() runs the HTTP server (and, for `run`, the embedded
+ * cluster and the worker) until Ctrl-C or SIGTERM.
+ */
+static int cmd_serve(struct cfg *cfg, bool embedded, struct buf *err)
+{
+	struct db_pool *pool = NULL;
+	struct http_server *srv = NULL;
+	struct api_app app;
+	struct buf serr = BUF_INIT(BUF_SMALL_CAP);
+	bool cluster = false;
+	int rc;
+
+	rc = plat_shutdown_init(err);
+	if (rc < 0)
+		goto out;
+	rc = cfg_require(cfg, CFG_NEED_SECRET, err);
+	if (rc < 0)
+		goto out;
+	rc = connect_db(cfg, embedded, &pool, &cluster, err);
+	if (rc < 0)
+		goto out;
+	rc = embedded ? migrate(pool, cfg, err) : check_schema(pool, err);
+	if (rc < 0)
+		goto out;
+	memset(&app, 0, sizeof(app));
+	app.cfg = cfg;
+	app.db = pool;
+	app.started_ms = plat_monotonic_ms();
+	rc = start_server(cfg, &app, &srv, err);
+	if (rc < 0)
+		goto out;
+	if (embedded)
+		log_warn(LOG_APP, "%s: jobs will stay queued", worker_missing);
+	plat_shutdown_wait(-1);
+	log_info(LOG_APP, "shutting down");
+	http_server_stop(srv);
+	srv = NULL;
+out:
+	if (srv)
+		http_server_stop(srv);
+	db_pool_free(pool);
+	if (cluster && db_cluster_stop_bin(cfg->pg_dir, cfg->pg_bin, &serr) < 0)
+		log_warn(LOG_APP, "%s", serr.ptr);
+	buf_release(&serr);
+	return rc;
+}
+
+static int cmd_migrate(struct cfg *cfg, bool embedded, struct buf *err)
+{
+	struct db_pool *pool = NULL;
+	struct buf serr = BUF_INIT(BUF_SMALL_CAP);
+	bool cluster = false;
+	int rc;
+
+	rc = connect_db(cfg, embedded, &pool, &cluster, err);
+	if (rc == 0)
+		rc = migrate(pool, cfg, err);
+	db_pool_free(pool);
+	if (cluster && db_cluster_stop_bin(cfg->pg_dir, cfg->pg_bin, &serr) < 0)
+		log_warn(LOG_APP, "%s", serr.ptr);
+	buf_release(&serr);
+	return rc;
+}
+
+/* `init`: the key, the schema, and (with the auth module) the admin. */
+static int cmd_init(const struct cli *cli, struct cfg *cfg, struct buf *err)
+{
+	bool created = false;
+	int rc;
+
+	rc = ensure_secret_key(cli, cfg, &created, err);
+	if (rc < 0)
+		return rc;
+	if (created)
+		printf("tablewright: wrote a fresh signing key to %s\n",
+		       cli->env_file ? cli->env_file : ".env");
+	rc = cmd_migrate(cfg, true, err);
+	if (rc < 0)
+		return rc;
+	if (cfg->admin_email || cli->admin_password_stdin)
+		fprintf(stderr, "tablewright: warning: user accounts are not "
+				"built "
+				"into this version yet; the admin user was not "
+				"created\n");
+	printf("tablewright: initialised\n");
+	return 0;
+}
+
+static int cmd_routes(void)
+{
+	const struct http_route *r;
+
+	for (r = api_routes; r->method; r++)
+		printf("%s %s\n", r->method, r->pattern);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli;
+	struct cfg cfg;
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	bool embedded;
+	bool logs_open = false;
+	int rc;
+
+	memset(&cli, 0, sizeof(cli));
+	rc = parse_args(argc, argv, &cli);
+	if (rc)
+		return rc;
+	if (!strcmp(cli.command, "help")) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (!strcmp(cli.command, "version")) {
+		printf("tablewright %s\n", TW_VERSION);
+		return 0;
+	}
+	if (!strcmp(cli.command, "routes"))
+		return cmd_routes();
+
+	rc = load_config(&cli, &cfg, &err);
+	if (rc < 0)
+		goto fail;
+
+	if (!strcmp(cli.command, "worker")) {
+		buf_adds(&err, worker_missing);
+		rc = TW_ENOTIMPL;
+		goto fail;
+	}
+	if (strcmp(cli.command, "init") && strcmp(cli.command, "migrate") &&
+	    strcmp(cli.command, "serve") && strcmp(cli.command, "run")) {
+		buf_addf(&err,
+			 "unknown command \"%s\" (see tablewright --help)",
+			 cli.command);
+		rc = EXIT_USAGE;
+		goto fail_usage;
+	}
+	rc = open_logs(&cfg, &err);
+	if (rc < 0)
+		goto fail;
+	logs_open = true;
+	log_info(LOG_APP, "tablewright %s: %s (pid %ld)", TW_VERSION,
+		 cli.command, plat_getpid());
+	embedded = !strcmp(cli.command, "run") || !strcmp(cli.command, "init");
+
+	if (!strcmp(cli.command, "init")) {
+		rc = cmd_init(&cli, &cfg, &err);
+	} else if (!strcmp(cli.command, "migrate")) {
+		rc = cmd_migrate(&cfg, false, &err);
+	} else if (!strcmp(cli.command, "run")) {
+		bool created = false;
+
+		rc = ensure_secret_key(&cli, &cfg, &created, &err);
+		if (rc == 0 && created) {
+			/* Reload so the new key is in cfg. */
+			cfg_release(&cfg);
+			rc = load_config(&cli, &cfg, &err);
+		}
+		if (rc == 0)
+			rc = cmd_serve(&cfg, embedded, &err);
+	} else {
+		rc = cmd_serve(&cfg, false, &err);
+	}
+	if (rc < 0)
+		goto fail;
+	log_info(LOG_APP, "%s: done", cli.command);
+	log_close();
+	cfg_release(&cfg);
+	buf_release(&err);
+	return 0;
+
+fail:
+	/*
+	 * One line on stderr. Once the logs are open the line goes to
+	 * app.log too, and the log already echoes it when stderr is a
+	 * terminal.
+	 */
+	if (logs_open)
+		log_error(LOG_APP, "%s", err.len ? err.ptr : err_name(rc));
+	if (!logs_open || !plat_stderr_is_tty())
+		die_line(err.len ? err.ptr : err_name(rc));
+	log_close();
+	cfg_release(&cfg);
+	buf_release(&err);
+	return 1;
+fail_usage:
+	die_line(err.ptr);
+	cfg_release(&cfg);
+	buf_release(&err);
+	return rc;
+}

@@ -1,0 +1,160 @@
+#include "core/compat.h"
+
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/mem.h"
+
+static void test_empty_is_never_null(void **state)
+{
+	struct buf b = BUF_INIT(16);
+
+	(void)state;
+	assert_non_null(b.ptr);
+	assert_string_equal(b.ptr, "");
+	buf_release(&b);
+	assert_non_null(b.ptr);
+	assert_int_equal(b.len, 0);
+}
+
+static void test_add_and_format(void **state)
+{
+	struct buf b = BUF_INIT(1024);
+
+	(void)state;
+	assert_int_equal(buf_adds(&b, "abc"), 0);
+	assert_int_equal(buf_addch(&b, '-'), 0);
+	assert_int_equal(buf_addf(&b, "%d/%s", 42, "x"), 0);
+	assert_string_equal(b.ptr, "abc-42/x");
+	assert_int_equal(b.len, 8);
+	buf_setlen(&b, 3);
+	assert_string_equal(b.ptr, "abc");
+	buf_reset(&b);
+	assert_string_equal(b.ptr, "");
+	buf_release(&b);
+}
+
+static void test_cap_is_enforced_and_content_kept(void **state)
+{
+	struct buf b = BUF_INIT(8);
+
+	(void)state;
+	assert_int_equal(buf_adds(&b, "12345678"), 0);
+	assert_int_equal(buf_addch(&b, '9'), TW_ETOOBIG);
+	assert_int_equal(buf_addf(&b, "%s", "more"), TW_ETOOBIG);
+	assert_string_equal(b.ptr, "12345678");
+	assert_int_equal(b.len, 8);
+	buf_release(&b);
+}
+
+static void test_cap_overflow_arithmetic(void **state)
+{
+	struct buf b = BUF_INIT(SIZE_MAX - 1);
+
+	(void)state;
+	assert_int_equal(buf_adds(&b, "x"), 0);
+	/* len + extra would wrap around: must be refused, not allocated. */
+	assert_int_equal(buf_grow(&b, SIZE_MAX), TW_ETOOBIG);
+	assert_int_equal(buf_grow(&b, SIZE_MAX - 1), TW_ETOOBIG);
+	buf_release(&b);
+}
+
+static void test_detach_hands_over(void **state)
+{
+	struct buf b = BUF_INIT(64);
+	size_t len = 99;
+	char *s;
+
+	(void)state;
+	s = buf_detach(&b, &len);
+	assert_string_equal(s, "");
+	assert_int_equal(len, 0);
+	free(s);
+	buf_adds(&b, "owned");
+	s = buf_detach(&b, &len);
+	assert_string_equal(s, "owned");
+	assert_int_equal(len, 5);
+	assert_string_equal(b.ptr, "");
+	free(s);
+}
+
+static void test_binary_data_and_growth(void **state)
+{
+	struct buf b = BUF_INIT(1 << 20);
+	char chunk[1000];
+	int i;
+
+	(void)state;
+	memset(chunk, 0, sizeof(chunk));
+	chunk[500] = 'z';
+	for (i = 0; i < 1000; i++)
+		assert_int_equal(buf_add(&b, chunk, sizeof(chunk)), 0);
+	assert_int_equal(b.len, 1000000);
+	assert_int_equal(b.ptr[500 + 999 * 1000], 'z');
+	assert_int_equal(b.ptr[b.len], '\0');
+	buf_release(&b);
+}
+
+static void test_trim(void **state)
+{
+	struct buf b = BUF_INIT(64);
+
+	(void)state;
+	buf_adds(&b, " \t x y \n");
+	buf_trim(&b);
+	assert_string_equal(b.ptr, "x y");
+	buf_reset(&b);
+	buf_adds(&b, "   ");
+	buf_trim(&b);
+	assert_string_equal(b.ptr, "");
+	buf_release(&b);
+}
+
+static jmp_buf oom_jmp;
+static size_t oom_size;
+
+static void oom_longjmp(size_t size)
+{
+	oom_size = size;
+	longjmp(oom_jmp, 1);
+}
+
+static void test_nth_allocation_failure_reaches_handler(void **state)
+{
+	struct buf b = BUF_INIT(1 << 20);
+	volatile int reached = 0;
+
+	(void)state;
+	mem_set_oom_handler(oom_longjmp);
+	if (setjmp(oom_jmp) == 0) {
+		mem_fail_after(1);
+		buf_adds(&b, "this allocation fails");
+	} else {
+		reached = 1;
+	}
+	mem_set_oom_handler(NULL);
+	mem_fail_after(0);
+	assert_int_equal(reached, 1);
+	assert_true(oom_size > 0);
+	/* The buffer was not touched by the failed growth. */
+	assert_string_equal(b.ptr, "");
+	buf_release(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_empty_is_never_null),
+		cmocka_unit_test(test_add_and_format),
+		cmocka_unit_test(test_cap_is_enforced_and_content_kept),
+		cmocka_unit_test(test_cap_overflow_arithmetic),
+		cmocka_unit_test(test_detach_hands_over),
+		cmocka_unit_test(test_binary_data_and_growth),
+		cmocka_unit_test(test_trim),
+		cmocka_unit_test(test_nth_allocation_failure_reaches_handler),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
