@@ -18,33 +18,58 @@
 #define CFG_MAX_SCHEMAS 16
 
 struct cfg {
-	char *database_url; /* TW_DATABASE_URL; NULL: unset */
-	char *secret_key;   /* TW_SECRET_KEY; NULL: unset */
-	char *bind_host;    /* TW_BIND host part, default 127.0.0.1 */
-	int bind_port;	    /* TW_BIND port part, default 8080; 0: any */
-	char *data_schemas[CFG_MAX_SCHEMAS]; /* TW_DATA_SCHEMAS, default public
-					      */
+	/* TW_DATABASE_URL; NULL: unset */
+	char *database_url;
+	/* TW_SECRET_KEY, signs login tokens; NULL: unset */
+	char *secret_key;
+	/* TW_BIND, default 127.0.0.1:8080; port 0: any free port */
+	char *bind_host;
+	int bind_port;
+	/* TW_DATA_SCHEMAS, default public */
+	char *data_schemas[CFG_MAX_SCHEMAS];
 	size_t n_data_schemas;
-	char *output_schema; /* TW_OUTPUT_SCHEMA, default public */
-	char *app_schema;    /* TW_APP_SCHEMA, default tablewright */
-	char *log_dir;	     /* TW_LOG_DIR, default logs */
-	char *log_level; /* TW_LOG_LEVEL: error|warn|info|debug, default info */
-	long log_max_bytes;   /* TW_LOG_MAX_BYTES, default 10 MiB */
-	long log_max_files;   /* TW_LOG_MAX_FILES, default 5 */
-	char *sandbox_dir;    /* TW_SANDBOX_DIR, default sandbox_temp */
-	char *python;	      /* TW_PYTHON; NULL: the sandbox venv's python */
-	char *web_dir;	      /* TW_WEB_DIR, default web/dist */
-	char *pg_dir;	      /* TW_PG_DIR: embedded cluster, default var/pg */
-	long job_timeout_s;   /* TW_JOB_TIMEOUT_S, default 60 */
-	long job_memory_mb;   /* TW_JOB_MEMORY_MB, default 2048 */
-	long max_output_rows; /* TW_MAX_OUTPUT_ROWS, default 50,000,000 */
-	long worker_concurrency; /* TW_WORKER_CONCURRENCY; 0: number of cores */
-	long http_threads;	 /* TW_HTTP_THREADS, default 8 */
-	long db_pool_size;	 /* TW_DB_POOL_SIZE, default 10 */
-	char *admin_email;	 /* TW_ADMIN_EMAIL, used by init */
-	char *admin_password;	 /* TW_ADMIN_PASSWORD, used by init */
-	char *pg_bin;		 /* TW_PG_BIN: directory of initdb and pg_ctl;
-				  * NULL: PATH and the usual install places */
+	/* TW_OUTPUT_SCHEMA, default public */
+	char *output_schema;
+	/* TW_APP_SCHEMA, default tablewright */
+	char *app_schema;
+	/* TW_LOG_DIR (default logs), TW_LOG_LEVEL (error|warn|info|debug,
+	 * default info), TW_LOG_MAX_BYTES (10 MiB), TW_LOG_MAX_FILES (5) */
+	char *log_dir;
+	char *log_level;
+	long log_max_bytes;
+	long log_max_files;
+	/* TW_SANDBOX_DIR, default sandbox_temp */
+	char *sandbox_dir;
+	/* TW_PYTHON; NULL: the sandbox venv's python */
+	char *python;
+	/* TW_WEB_DIR, default web/dist */
+	char *web_dir;
+	/* TW_PG_DIR: the embedded cluster, default var/pg */
+	char *pg_dir;
+	/* TW_PG_BIN: directory of initdb and pg_ctl; NULL: PATH and the usual
+	 * install places */
+	char *pg_bin;
+	/* TW_JOB_TIMEOUT_S (60), TW_JOB_MEMORY_MB (2048),
+	 * TW_MAX_OUTPUT_ROWS (50,000,000) */
+	long job_timeout_s;
+	long job_memory_mb;
+	long max_output_rows;
+	/* TW_WORKER_CONCURRENCY; 0: the number of cores */
+	long worker_concurrency;
+	/* TW_HTTP_THREADS (8), TW_DB_POOL_SIZE (10) */
+	long http_threads;
+	long db_pool_size;
+	/* TW_BCRYPT_COST, 10 to 14, default 12 */
+	long bcrypt_cost;
+	/* TW_JWT_TTL_S: login token lifetime, default 8 h */
+	long jwt_ttl_s;
+	/* TW_LOGIN_MAX_FAILURES (5) failed logins per email or client
+	 * address within TW_LOGIN_WINDOW_S (900) before 429 */
+	long login_max_failures;
+	long login_window_s;
+	/* TW_ADMIN_EMAIL, TW_ADMIN_PASSWORD: the admin `init` creates */
+	char *admin_email;
+	char *admin_password;
 };
 
 /* Fills cfg with the built-in defaults. Release with cfg_release(). */
