@@ -16,7 +16,7 @@ packages=(
   postgresql postgresql-client
   clang clang-format
   gcc-mingw-w64-x86-64 wine wine64
-  python3 python3-venv python3-pip
+  python3 python3-venv python3-pip libcrypt-dev
 )
 
 missing=()
