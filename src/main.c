@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "api/api.h"
+#include "cli/cli.h"
 #include "config/config.h"
 #include "core/err.h"
 #include "core/mem.h"
@@ -20,7 +21,6 @@
 #include "log/log.h"
 #include "platform/plat.h"
 
-#define EXIT_USAGE 2
 #define SECRET_KEY_BYTES 32
 
 static const char usage_text[] =
@@ -28,11 +28,20 @@ static const char usage_text[] =
 	"\n"
 	"Commands:\n"
 	"  init      create .env with a fresh signing key if it has none,\n"
-	"            migrate the database and create the admin user\n"
+	"            migrate the database and create the first admin user\n"
 	"            [--admin-email EMAIL] [--admin-password-stdin]\n"
 	"  migrate   apply the database migrations not yet applied\n"
 	"  serve     serve the HTTP API and the web UI [--bind HOST:PORT]\n"
 	"  worker    run queued jobs [--concurrency N]\n"
+	"  user      manage user accounts:\n"
+	"              user add --email EMAIL --role admin|analyst|viewer\n"
+	"              user set-password --email EMAIL\n"
+	"              user disable --email EMAIL\n"
+	"              user enable --email EMAIL\n"
+	"              user list\n"
+	"            passwords are asked for on the terminal, or read from "
+	"one\n"
+	"            line of standard input with --password-stdin\n"
 	"  run       the single-box default: init, then server and worker\n"
 	"            together; uses a private PostgreSQL cluster under\n"
 	"            var/pg when TW_DATABASE_URL is not set\n"
@@ -60,30 +69,39 @@ static const struct {
 	{ "--admin-email", "TW_ADMIN_EMAIL" },
 };
 
-struct cli {
-	const char *command;
-	const char *env_file;
-	bool admin_password_stdin;
-	/* flag values in command-line order, applied after cfg_load() */
-	const char *flag_key[16];
-	const char *flag_value[16];
-	const char *flag_name[16];
-	size_t nflags;
-};
-
 static void die_line(const char *msg)
 {
 	fprintf(stderr, "tablewright: %s\n", msg);
 }
 
 /*
- * parse_args() fills cli from argv. Returns 0, or EXIT_USAGE after printing
+ * take_value() stores the value of a flag spelled name, if a is that flag:
+ * returns true when it matched, with *rc set to a usage error when the value
+ * is missing.
+ */
+static bool take_value(const char *a, size_t namelen, const char *name,
+		       const char *val, const char **out, int *rc)
+{
+	if (namelen != strlen(name) || strncmp(a, name, namelen))
+		return false;
+	if (!val) {
+		fprintf(stderr, "tablewright: %s needs a value\n", name);
+		*rc = CLI_EXIT_USAGE;
+		return true;
+	}
+	*out = val;
+	return true;
+}
+
+/*
+ * parse_args() fills cli from argv. Returns 0, or CLI_EXIT_USAGE after printing
  * what was wrong.
  */
 static int parse_args(int argc, char **argv, struct cli *cli)
 {
 	int i;
 	size_t k;
+	int rc = 0;
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -102,18 +120,27 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			return 0;
 		}
 		if (a[0] != '-') {
+			if (cli->command && !cli->subcommand &&
+			    !strcmp(cli->command, "user")) {
+				cli->subcommand = a;
+				continue;
+			}
 			if (cli->command) {
 				fprintf(stderr,
 					"tablewright: unexpected argument "
 					"\"%s\"\n",
 					a);
-				return EXIT_USAGE;
+				return CLI_EXIT_USAGE;
 			}
 			cli->command = a;
 			continue;
 		}
-		if (!strcmp(a, "--admin-password-stdin")) {
-			cli->admin_password_stdin = true;
+		if (!strcmp(a, "--admin-password-stdin") || !strcmp(a, "--"
+								       "passwor"
+								       "d-"
+								       "stdi"
+								       "n")) {
+			cli->password_stdin = true;
 			continue;
 		}
 		eq = strchr(a, '=');
@@ -122,13 +149,12 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			val = eq + 1;
 		else if (i + 1 < argc)
 			val = argv[i + 1];
-		if (namelen == strlen("--env-file") &&
-		    !strncmp(a, "--env-file", namelen)) {
-			if (!val) {
-				die_line("--env-file needs a path");
-				return EXIT_USAGE;
-			}
-			cli->env_file = val;
+		if (take_value(a, namelen, "--env-file", val, &cli->env_file,
+			       &rc) ||
+		    take_value(a, namelen, "--email", val, &cli->email, &rc) ||
+		    take_value(a, namelen, "--role", val, &cli->role, &rc)) {
+			if (rc)
+				return rc;
 			if (!eq)
 				i++;
 			continue;
@@ -141,11 +167,11 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 				fprintf(stderr,
 					"tablewright: %s needs a value\n",
 					flag_keys[k].flag);
-				return EXIT_USAGE;
+				return CLI_EXIT_USAGE;
 			}
 			if (cli->nflags == TW_ARRAY_SIZE(cli->flag_key)) {
 				die_line("too many options");
-				return EXIT_USAGE;
+				return CLI_EXIT_USAGE;
 			}
 			cli->flag_key[cli->nflags] = flag_keys[k].key;
 			cli->flag_value[cli->nflags] = val;
@@ -161,7 +187,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 				"tablewright: unknown option \"%s\" (see "
 				"tablewright --help)\n",
 				a);
-			return EXIT_USAGE;
+			return CLI_EXIT_USAGE;
 		}
 	}
 	if (!cli->command)
@@ -257,104 +283,6 @@ out:
 	return rc;
 }
 
-/*
- * connect_db() opens the pool. With embedded, a private cluster under
- * TW_PG_DIR is started when TW_DATABASE_URL is unset; *cluster_started then
- * says it must be stopped at exit.
- */
-static int connect_db(struct cfg *cfg, bool embedded, struct db_pool **pool,
-		      bool *cluster_started, struct buf *err)
-{
-	struct buf url = BUF_INIT(4096);
-	struct db_pool_opts po;
-	int rc = 0;
-
-	*cluster_started = false;
-	if (!cfg->database_url && embedded) {
-		log_info(LOG_APP,
-			 "TW_DATABASE_URL is not set: starting the embedded "
-			 "PostgreSQL cluster in %s",
-			 cfg->pg_dir);
-		rc = db_cluster_start_bin(cfg->pg_dir, cfg->pg_bin, &url, err);
-		if (rc < 0)
-			goto out;
-		*cluster_started = true;
-		cfg->database_url = buf_detach(&url, NULL);
-	}
-	rc = cfg_require(cfg, CFG_NEED_DATABASE, err);
-	if (rc < 0)
-		goto out;
-	memset(&po, 0, sizeof(po));
-	po.url = cfg->database_url;
-	po.app_schema = cfg->app_schema;
-	po.size = (int)cfg->db_pool_size;
-	po.connect_timeout_s = 5;
-	po.application_name = "tablewright";
-	rc = db_pool_new(pool, &po, err);
-out:
-	buf_release(&url);
-	return rc;
-}
-
-/* Applies pending migrations on one pooled connection. */
-static int migrate(struct db_pool *pool, const struct cfg *cfg, struct buf *err)
-{
-	PGconn *conn = NULL;
-	int applied = 0;
-	int rc;
-
-	rc = db_acquire(pool, 10000, &conn, err);
-	if (rc < 0)
-		return rc;
-	rc = db_migrate(conn, cfg->app_schema, &applied, err);
-	db_release(pool, conn, rc < 0);
-	if (rc == 0)
-		log_info(LOG_APP,
-			 "database schema is up to date (%d migration%s "
-			 "applied now, %zu in this build)",
-			 applied, applied == 1 ? "" : "s", db_migrations_count);
-	return rc;
-}
-
-/*
- * check_schema() refuses to serve a database whose schema is older than
- * this build, which would fail request by request otherwise.
- */
-static int check_schema(struct db_pool *pool, struct buf *err)
-{
-	PGconn *conn = NULL;
-	PGresult *res = NULL;
-	long have = 0;
-	long want;
-	int rc;
-
-	if (db_migrations_count == 0)
-		return 0;
-	want = db_migrations[db_migrations_count - 1].version;
-	rc = db_acquire(pool, 10000, &conn, err);
-	if (rc < 0)
-		return rc;
-	rc = db_exec(conn,
-		     "SELECT coalesce(max(version), 0) FROM schema_migrations",
-		     0, NULL, &res, err);
-	if (rc == TW_ENOTFOUND) {
-		buf_reset(err);
-		rc = 0;
-	} else if (rc == 0) {
-		str_to_long(PQgetvalue(res, 0, 0), 0, LONG_MAX, &have);
-	}
-	PQclear(res);
-	db_release(pool, conn, false);
-	if (rc == 0 && have < want) {
-		buf_addf(err,
-			 "the database schema is at version %ld but this build "
-			 "needs %ld: run `tablewright migrate`",
-			 have, want);
-		rc = TW_ECONFIG;
-	}
-	return rc;
-}
-
 static int start_server(struct cfg *cfg, struct api_app *app,
 			struct http_server **srv, struct buf *err)
 {
@@ -368,6 +296,7 @@ static int start_server(struct cfg *cfg, struct api_app *app,
 	so.static_dir = cfg->web_dir;
 	so.routes = api_routes;
 	so.app = app;
+	so.auth_hook = api_authenticate;
 	rc = http_server_start(srv, &so, err);
 	if (rc < 0)
 		return rc;
@@ -387,13 +316,12 @@ static const char worker_missing[] = "the job worker is not built into this "
  * serve_until_stopped() runs the HTTP server (and, for `run`, the embedded
  * cluster and the worker) until Ctrl-C or SIGTERM.
  */
-static int cmd_serve(struct cfg *cfg, bool embedded, struct buf *err)
+static int cmd_serve(const struct cli *cli, struct cfg *cfg, bool embedded,
+		     struct buf *err)
 {
-	struct db_pool *pool = NULL;
+	struct cli_db db = { NULL, false };
 	struct http_server *srv = NULL;
 	struct api_app app;
-	struct buf serr = BUF_INIT(BUF_SMALL_CAP);
-	bool cluster = false;
 	int rc;
 
 	rc = plat_shutdown_init(err);
@@ -402,15 +330,22 @@ static int cmd_serve(struct cfg *cfg, bool embedded, struct buf *err)
 	rc = cfg_require(cfg, CFG_NEED_SECRET, err);
 	if (rc < 0)
 		goto out;
-	rc = connect_db(cfg, embedded, &pool, &cluster, err);
+	rc = cli_db_open(cfg, embedded, &db, err);
 	if (rc < 0)
 		goto out;
-	rc = embedded ? migrate(pool, cfg, err) : check_schema(pool, err);
+	if (embedded) {
+		/* `run` is init and serve in one: schema, then first admin. */
+		rc = cli_migrate(db.pool, cfg, err);
+		if (rc == 0)
+			rc = cli_ensure_admin(db.pool, cfg, cli, err);
+	} else {
+		rc = cli_check_schema(db.pool, err);
+	}
 	if (rc < 0)
 		goto out;
 	memset(&app, 0, sizeof(app));
 	app.cfg = cfg;
-	app.db = pool;
+	app.db = db.pool;
 	app.started_ms = plat_monotonic_ms();
 	rc = start_server(cfg, &app, &srv, err);
 	if (rc < 0)
@@ -424,33 +359,26 @@ static int cmd_serve(struct cfg *cfg, bool embedded, struct buf *err)
 out:
 	if (srv)
 		http_server_stop(srv);
-	db_pool_free(pool);
-	if (cluster && db_cluster_stop_bin(cfg->pg_dir, cfg->pg_bin, &serr) < 0)
-		log_warn(LOG_APP, "%s", serr.ptr);
-	buf_release(&serr);
+	cli_db_close(cfg, &db);
 	return rc;
 }
 
-static int cmd_migrate(struct cfg *cfg, bool embedded, struct buf *err)
+static int cmd_migrate(struct cfg *cfg, struct buf *err)
 {
-	struct db_pool *pool = NULL;
-	struct buf serr = BUF_INIT(BUF_SMALL_CAP);
-	bool cluster = false;
+	struct cli_db db;
 	int rc;
 
-	rc = connect_db(cfg, embedded, &pool, &cluster, err);
+	rc = cli_db_open(cfg, true, &db, err);
 	if (rc == 0)
-		rc = migrate(pool, cfg, err);
-	db_pool_free(pool);
-	if (cluster && db_cluster_stop_bin(cfg->pg_dir, cfg->pg_bin, &serr) < 0)
-		log_warn(LOG_APP, "%s", serr.ptr);
-	buf_release(&serr);
+		rc = cli_migrate(db.pool, cfg, err);
+	cli_db_close(cfg, &db);
 	return rc;
 }
 
-/* `init`: the key, the schema, and (with the auth module) the admin. */
+/* `init`: the signing key, the schema and the first admin. */
 static int cmd_init(const struct cli *cli, struct cfg *cfg, struct buf *err)
 {
+	struct cli_db db;
 	bool created = false;
 	int rc;
 
@@ -460,16 +388,15 @@ static int cmd_init(const struct cli *cli, struct cfg *cfg, struct buf *err)
 	if (created)
 		printf("tablewright: wrote a fresh signing key to %s\n",
 		       cli->env_file ? cli->env_file : ".env");
-	rc = cmd_migrate(cfg, true, err);
-	if (rc < 0)
-		return rc;
-	if (cfg->admin_email || cli->admin_password_stdin)
-		fprintf(stderr, "tablewright: warning: user accounts are not "
-				"built "
-				"into this version yet; the admin user was not "
-				"created\n");
-	printf("tablewright: initialised\n");
-	return 0;
+	rc = cli_db_open(cfg, true, &db, err);
+	if (rc == 0)
+		rc = cli_migrate(db.pool, cfg, err);
+	if (rc == 0)
+		rc = cli_ensure_admin(db.pool, cfg, cli, err);
+	cli_db_close(cfg, &db);
+	if (rc == 0)
+		printf("tablewright: initialised\n");
+	return rc;
 }
 
 static int cmd_routes(void)
@@ -515,11 +442,12 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	if (strcmp(cli.command, "init") && strcmp(cli.command, "migrate") &&
-	    strcmp(cli.command, "serve") && strcmp(cli.command, "run")) {
+	    strcmp(cli.command, "serve") && strcmp(cli.command, "run") &&
+	    strcmp(cli.command, "user")) {
 		buf_addf(&err,
 			 "unknown command \"%s\" (see tablewright --help)",
 			 cli.command);
-		rc = EXIT_USAGE;
+		rc = CLI_EXIT_USAGE;
 		goto fail_usage;
 	}
 	rc = open_logs(&cfg, &err);
@@ -533,7 +461,11 @@ int main(int argc, char **argv)
 	if (!strcmp(cli.command, "init")) {
 		rc = cmd_init(&cli, &cfg, &err);
 	} else if (!strcmp(cli.command, "migrate")) {
-		rc = cmd_migrate(&cfg, false, &err);
+		rc = cmd_migrate(&cfg, &err);
+	} else if (!strcmp(cli.command, "user")) {
+		rc = cli_user(&cli, &cfg, &err);
+		if (rc == CLI_EXIT_USAGE)
+			goto fail_usage;
 	} else if (!strcmp(cli.command, "run")) {
 		bool created = false;
 
@@ -544,9 +476,9 @@ int main(int argc, char **argv)
 			rc = load_config(&cli, &cfg, &err);
 		}
 		if (rc == 0)
-			rc = cmd_serve(&cfg, embedded, &err);
+			rc = cmd_serve(&cli, &cfg, embedded, &err);
 	} else {
-		rc = cmd_serve(&cfg, false, &err);
+		rc = cmd_serve(&cli, &cfg, false, &err);
 	}
 	if (rc < 0)
 		goto fail;
@@ -572,6 +504,7 @@ fail:
 	return 1;
 fail_usage:
 	die_line(err.ptr);
+	log_close();
 	cfg_release(&cfg);
 	buf_release(&err);
 	return rc;

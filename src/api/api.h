@@ -20,6 +20,14 @@ struct api_app {
 	int64_t started_ms;
 };
 
+/*
+ * api_authenticate() is the server's auth hook (src/api/authn.c): it
+ * verifies the bearer token, loads the user (401 when the token is invalid,
+ * expired, outdated or the user disabled), checks the route's roles (403),
+ * and leaves the user in req->auth as a struct auth_user *.
+ */
+int api_authenticate(struct http_request *req, const struct http_route *route);
+
 /* Every route of the API, terminated by an entry with a NULL method. */
 extern const struct http_route api_routes[];
 

@@ -44,8 +44,8 @@ int auth_bcrypt_hash(const char *password, int cost, struct buf *out,
  * and minor version ('a', 'b' or 'y'), for tests against published vectors
  * and other implementations.
  */
-int auth_bcrypt_hash_salt(const char *password, size_t password_len,
-			  int cost, const unsigned char salt[16], char minor,
+int auth_bcrypt_hash_salt(const char *password, size_t password_len, int cost,
+			  const unsigned char salt[16], char minor,
 			  struct buf *out, struct buf *err);
 
 /*
@@ -71,11 +71,11 @@ int auth_bcrypt_cost(const char *hash);
 #define AUTH_JWT_MAX_LEN 4096
 
 struct auth_claims {
-	int64_t sub;	/* user id */
-	char role[16];	/* "admin", "analyst" or "viewer" */
-	int64_t iat;	/* issued at, Unix seconds */
-	int64_t exp;	/* expires at, Unix seconds */
-	int64_t tv;	/* the user's token version when issued */
+	int64_t sub;   /* user id */
+	char role[16]; /* "admin", "analyst" or "viewer" */
+	int64_t iat;   /* issued at, Unix seconds */
+	int64_t exp;   /* expires at, Unix seconds */
+	int64_t tv;    /* the user's token version when issued */
 };
 
 /*
@@ -156,15 +156,15 @@ int auth_user_set_password(PGconn *conn, int64_t id, const char *password,
  * auth_user_update() changes role and/or disabled (NULL / -1: unchanged) and
  * bumps token_version. Refuses (TW_ECONFLICT) to leave no enabled admin.
  */
-int auth_user_update(PGconn *conn, int64_t id, const char *role,
-		     int disabled, struct buf *err);
+int auth_user_update(PGconn *conn, int64_t id, const char *role, int disabled,
+		     struct buf *err);
 
 /* --- login and throttling (login.c) ------------------------------------- */
 
 struct auth_login_opts {
-	int cost;		/* for the dummy hash of unknown emails */
-	int max_failures;	/* TW_LOGIN_MAX_FAILURES */
-	int window_s;		/* TW_LOGIN_WINDOW_S */
+	int cost;	  /* for the dummy hash of unknown emails */
+	int max_failures; /* TW_LOGIN_MAX_FAILURES */
+	int window_s;	  /* TW_LOGIN_WINDOW_S */
 };
 
 /*
@@ -177,8 +177,7 @@ struct auth_login_opts {
  * email, a wrong password or a disabled user alike.
  */
 int auth_login(PGconn *conn, const struct auth_login_opts *opts,
-	       const char *email, const char *password,
-	       const char *client_addr, struct auth_user *user,
-	       int *retry_after_s, struct buf *err);
+	       const char *email, const char *password, const char *client_addr,
+	       struct auth_user *user, int *retry_after_s, struct buf *err);
 
 #endif

@@ -164,3 +164,31 @@ void buf_errf(struct buf *err, const char *fmt, ...)
 	buf_add(err, tmp, (size_t)n < room ? (size_t)n : room);
 	free(tmp);
 }
+
+int buf_getline(struct buf *b, FILE *in, struct buf *err)
+{
+	size_t start = b->len;
+	bool any = false;
+	bool too_big = false;
+	int c;
+
+	while ((c = getc(in)) != EOF) {
+		any = true;
+		if (c == '\n')
+			break;
+		if (!too_big && buf_addch(b, c) < 0)
+			too_big = true;
+	}
+	if (b->len > start && b->ptr[b->len - 1] == '\r')
+		buf_setlen(b, b->len - 1);
+	if (too_big) {
+		buf_errf(err, "the input line is longer than %zu bytes",
+			 b->cap);
+		return TW_ETOOBIG;
+	}
+	if (!any) {
+		buf_errf(err, "no input: standard input is empty");
+		return TW_EIO;
+	}
+	return 0;
+}

@@ -66,6 +66,14 @@ int buf_vaddf(struct buf *b, const char *fmt, va_list ap) TW_PRINTF(2, 0);
  */
 void buf_errf(struct buf *err, const char *fmt, ...) TW_PRINTF(2, 3);
 
+/*
+ * buf_getline() appends one line read from in, without its "\n" or
+ * "\r\n". TW_EIO at end of input with nothing read; TW_ETOOBIG past the
+ * cap (the rest of the line is read and dropped, so the next call starts on
+ * the next line).
+ */
+int buf_getline(struct buf *b, FILE *in, struct buf *err);
+
 /* Truncates to len bytes (len <= b->len). */
 void buf_setlen(struct buf *b, size_t len);
 void buf_reset(struct buf *b);

@@ -666,7 +666,7 @@ out:
 }
 
 int db_cluster_start_bin(const char *dir, const char *pg_bin,
-			 struct buf *url_out, struct buf *err)
+			 struct buf *url_out, bool *started, struct buf *err)
 {
 	struct cluster c;
 	struct buf pw = BUF_INIT(1024);
@@ -674,6 +674,8 @@ int db_cluster_start_bin(const char *dir, const char *pg_bin,
 	int port = 0;
 	int rc;
 
+	if (started)
+		*started = false;
 	cluster_init(&c, dir);
 	rc = find_tools(&c, pg_bin, err);
 	if (rc < 0)
@@ -711,6 +713,8 @@ int db_cluster_start_bin(const char *dir, const char *pg_bin,
 		rc = start_server(&c, &port, err);
 		if (rc < 0)
 			goto out;
+		if (started)
+			*started = true;
 	}
 	rc = ensure_database(port, pw.ptr, err);
 	if (rc < 0) {
@@ -729,7 +733,8 @@ out:
 
 int db_cluster_start(const char *dir, struct buf *url_out, struct buf *err)
 {
-	return db_cluster_start_bin(dir, getenv("TW_PG_BIN"), url_out, err);
+	return db_cluster_start_bin(dir, getenv("TW_PG_BIN"), url_out, NULL,
+				    err);
 }
 
 /* --- stop ---------------------------------------------------------------- */

@@ -128,10 +128,12 @@ int db_cluster_stop(const char *dir, struct buf *err);
  * caller (cfg->pg_bin, which may come from .env rather than the
  * environment). pg_bin NULL searches as the plain functions do: the
  * environment's TW_PG_BIN, then PATH and the usual install locations. A
- * stop with no cluster in dir, or none running, succeeds.
+ * stop with no cluster in dir, or none running, succeeds. *started (may be
+ * NULL) says whether this call started the server, or found it running
+ * (another tablewright process uses it: do not stop it then).
  */
 int db_cluster_start_bin(const char *dir, const char *pg_bin,
-			 struct buf *url_out, struct buf *err);
+			 struct buf *url_out, bool *started, struct buf *err);
 int db_cluster_stop_bin(const char *dir, const char *pg_bin, struct buf *err);
 
 #endif

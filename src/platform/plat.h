@@ -103,6 +103,20 @@ bool plat_is_superuser(void);
  */
 int plat_chown_to_user(const char *path, const char *user, struct buf *err);
 
+/* --- terminal (plat_term.c) -------------------------------------------- */
+
+/* True when standard input is a terminal (a console on Windows). */
+bool plat_stdin_is_tty(void);
+
+/*
+ * plat_read_secret() reads one line from standard input into out, without
+ * its line end. When stdin is a terminal, prompt is written to stderr first
+ * and the typed characters are not echoed. TW_EIO at end of input with
+ * nothing read, TW_ETOOBIG past out->cap (the rest of the line is
+ * discarded).
+ */
+int plat_read_secret(const char *prompt, struct buf *out, struct buf *err);
+
 /* --- network (plat_net.c) ----------------------------------------------- */
 
 /* Asks the OS for a TCP port that is free on 127.0.0.1 right now. */

@@ -86,6 +86,8 @@ def base_env(workdir: Path, **overrides: str | None) -> dict[str, str]:
         "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
         "TW_LOG_DIR": str(workdir / "logs"),
         "TW_SECRET_KEY": secrets.token_hex(32),
+        # Cost 10 keeps the suite fast; test_init_run checks the default 12.
+        "TW_BCRYPT_COST": "10",
     }
     if os.environ.get("TW_PG_BIN"):
         env["TW_PG_BIN"] = os.environ["TW_PG_BIN"]
@@ -115,6 +117,26 @@ def run_tw(
     )
 
 
+def run_line_tool(name: str, *args: str, lines: list[str], timeout: float = 600) -> list[str]:
+    """Runs a test tool from the build next to BINARY (bcrypt_tool,
+    jwt_tool): one input line in, one output line out."""
+    tool = Path(os.environ.get("TW_TEST_BUILD_DIR") or BINARY.parent) / name
+    if not tool.exists():
+        pytest.fail(f"{tool} is missing: build the tests first (make build-test)")
+    proc = subprocess.run(
+        [str(tool), *args],
+        input="".join(line + "\n" for line in lines),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.splitlines()
+    assert len(out) == len(lines), proc.stdout + proc.stderr
+    return out
+
+
 def recv_all(sock: socket.socket) -> bytes:
     """Reads until the peer closes the connection."""
     data = b""
@@ -134,6 +156,8 @@ class Server:
     env: dict[str, str]
     url: str = ""
     stderr_path: Path = field(default_factory=Path)
+    # What the process printed on stdout before it was ready.
+    startup: str = ""
 
     def get(self, path: str, **kw: object) -> requests.Response:
         return requests.get(self.url + path, timeout=10, **kw)  # type: ignore[arg-type]
@@ -196,6 +220,7 @@ def start_server(
         seen.append(line)
         if "listening on " in line:
             srv.url = line.split("listening on ", 1)[1].strip().rstrip("/")
+            srv.startup = "".join(seen)
             return srv
     proc.kill()
     proc.wait()

@@ -22,7 +22,9 @@ def env_key(path: Path) -> str:
 
 
 def test_init_writes_a_private_key_once(tmp_path: Path, database: str) -> None:
-    env = base_env(tmp_path, TW_DATABASE_URL=database, TW_SECRET_KEY=None)
+    env = base_env(
+        tmp_path, TW_DATABASE_URL=database, TW_SECRET_KEY=None, TW_BCRYPT_COST=None
+    )
     res = run_tw(["init"], tmp_path, env)
     assert res.returncode == 0, res.stderr
     dotenv = tmp_path / ".env"
@@ -31,6 +33,9 @@ def test_init_writes_a_private_key_once(tmp_path: Path, database: str) -> None:
     assert stat.S_IMODE(dotenv.stat().st_mode) == 0o600
     with psycopg.connect(database) as conn:
         assert conn.execute("SELECT count(*) FROM tablewright.schema_migrations").fetchone()[0] >= 1
+        # The first admin's hash uses the default cost, 12.
+        (h,) = conn.execute("SELECT password_hash FROM tablewright.users").fetchone()
+        assert h.startswith("$2b$12$") and len(h) == 60
     again = run_tw(["init"], tmp_path, env)
     assert again.returncode == 0, again.stderr
     assert env_key(dotenv) == key
@@ -80,6 +85,14 @@ def test_run_with_embedded_cluster(public_tmp: Path) -> None:
         health = srv.get("/healthz")
         assert health.status_code == 200
         assert health.json()["database"] == "ok"
+        # The first run creates the admin and prints its password once.
+        m = re.search(r"its generated password is (\S+) ", srv.startup)
+        assert m, srv.startup
+        r = srv.request(
+            "POST", "/api/v1/auth/login",
+            json={"email": "admin@localhost", "password": m.group(1)},
+        )
+        assert r.status_code == 200, r.text
     finally:
         assert srv.stop(signal.SIGINT) == 0, srv.stderr()
     pg = public_tmp / "var" / "pg"
@@ -98,6 +111,7 @@ def test_run_with_embedded_cluster(public_tmp: Path) -> None:
     srv = start_server(public_tmp, env, command="run", ready_timeout=120)
     try:
         assert srv.get("/healthz").json()["database"] == "ok"
+        assert "generated password" not in srv.startup
     finally:
         assert srv.stop() == 0, srv.stderr()
     assert env_key(public_tmp / ".env") == key

@@ -1,6 +1,7 @@
 """Logs: access lines in app.log, size rotation inside the process, and no
 secret in any log file."""
 
+import time
 from pathlib import Path
 
 from conftest import Server, base_env, start_server
@@ -9,7 +10,15 @@ from conftest import Server, base_env, start_server
 def test_access_lines(server: Server) -> None:
     server.get("/healthz")
     server.get("/api/v1/nope?token=abc123")
-    log = (server.workdir / "logs" / "app.log").read_text()
+    # The access line is written when the request completes, just after
+    # the response went out: give it a moment.
+    deadline = time.monotonic() + 5
+    log = ""
+    while time.monotonic() < deadline:
+        log = (server.workdir / "logs" / "app.log").read_text()
+        if "GET /api/v1/nope 404" in log:
+            break
+        time.sleep(0.05)
     assert "GET /healthz 200" in log
     assert "GET /api/v1/nope 404" in log
     # Query strings can carry tokens: they are never logged.

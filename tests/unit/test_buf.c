@@ -112,6 +112,35 @@ static void test_trim(void **state)
 	buf_release(&b);
 }
 
+static void test_getline(void **state)
+{
+	struct buf b = BUF_INIT(8);
+	struct buf err = BUF_INIT(256);
+	FILE *f = tmpfile();
+
+	(void)state;
+	assert_non_null(f);
+	fputs("one\r\ntwo\nmuch too long\nlast", f);
+	rewind(f);
+	assert_int_equal(buf_getline(&b, f, &err), 0);
+	assert_string_equal(b.ptr, "one");
+	buf_reset(&b);
+	assert_int_equal(buf_getline(&b, f, &err), 0);
+	assert_string_equal(b.ptr, "two");
+	buf_reset(&b);
+	assert_int_equal(buf_getline(&b, f, &err), TW_ETOOBIG);
+	assert_non_null(strstr(err.ptr, "longer than 8 bytes"));
+	buf_reset(&b);
+	/* The overlong line was consumed whole. */
+	assert_int_equal(buf_getline(&b, f, NULL), 0);
+	assert_string_equal(b.ptr, "last");
+	buf_reset(&b);
+	assert_int_equal(buf_getline(&b, f, NULL), TW_EIO);
+	fclose(f);
+	buf_release(&b);
+	buf_release(&err);
+}
+
 static jmp_buf oom_jmp;
 static size_t oom_size;
 
@@ -153,6 +182,7 @@ int main(void)
 		cmocka_unit_test(test_detach_hands_over),
 		cmocka_unit_test(test_binary_data_and_growth),
 		cmocka_unit_test(test_trim),
+		cmocka_unit_test(test_getline),
 		cmocka_unit_test(test_nth_allocation_failure_reaches_handler),
 	};
 

@@ -837,7 +837,7 @@ static void test_embedded_cluster(void **state)
 	assert_rc(db_cluster_stop(path, &err), 0, &err);
 	/* A TW_PG_BIN without PostgreSQL in it is a configuration error. */
 	buf_reset(&url2);
-	assert_int_equal(db_cluster_start_bin(dir, dir, &url2, &err),
+	assert_int_equal(db_cluster_start_bin(dir, dir, &url2, NULL, &err),
 			 TW_ECONFIG);
 	assert_non_null(strstr(err.ptr, "TW_PG_BIN"));
 

@@ -1,0 +1,362 @@
+#include "core/compat.h"
+#include "api/api_int.h"
+#include "auth/auth.h"
+#include "core/err.h"
+#include "core/str.h"
+#include "log/log.h"
+
+/*
+ * users.c - the /api/v1/users resource (admin only; routes.c says so):
+ * list, create, and change a user's role, status or password.
+ *
+ * Users are never deleted (their jobs keep an owner); disabling one ends
+ * every session at once. The checks and the last-admin rule live in
+ * auth/users.c; this file maps them to HTTP: 422 for bad input, 409 for a
+ * taken email or for a change that would leave no enabled admin, 404 for an
+ * unknown id (or one that is not a positive integer).
+ */
+
+#define USERS_LIMIT_DEFAULT 50
+#define USERS_LIMIT_MAX 500
+
+static const char *const create_fields[] = { "email", "password", "role",
+					     NULL };
+static const char *const patch_fields[] = { "role", "disabled", "password",
+					    NULL };
+
+/* The longest password a body may carry before it is checked. */
+#define USERS_PASSWORD_CAP 1024
+
+json_t *api_user_json(const struct auth_user *u)
+{
+	return json_pack("{s:I, s:s, s:s, s:b, s:s}", "id", (json_int_t)u->id,
+			 "email", u->email, "role", u->role, "disabled",
+			 u->disabled, "created_at", u->created_at);
+}
+
+/*
+ * parse_id() parses a positive decimal id with nothing around it ("12",
+ * not "+12", "1e3" or "0"). TW_EINVAL otherwise.
+ */
+static int parse_id(const char *s, int64_t *out)
+{
+	long long v;
+	char *end;
+	int rc = TW_EINVAL;
+
+	if (!s || !isdigit((unsigned char)s[0]) || strlen(s) > 19)
+		goto fail;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || v < 1)
+		goto fail;
+	*out = (int64_t)v;
+	rc = 0;
+fail:
+	return rc;
+}
+
+/* --- GET /api/v1/users --------------------------------------------------- */
+
+/*
+ * The page after the cursor (an id; "0" for the first page), one row more
+ * than asked for so the handler knows whether another page follows.
+ */
+static const char list_sql[] = "SELECT id, email, role, disabled,"
+			       " to_char(created_at AT TIME ZONE 'UTC',"
+			       " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+			       " FROM users WHERE id > $1"
+			       " ORDER BY id LIMIT $2::int + 1";
+
+int api_users_list(struct http_request *req)
+{
+	const char *limit_s = http_query(req, "limit");
+	const char *cursor_s = http_query(req, "cursor");
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	const char *params[2];
+	char after[32], lim[24];
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	long limit = USERS_LIMIT_DEFAULT;
+	int64_t cursor = 0;
+	json_t *items, *next;
+	int i, n;
+	int rc;
+
+	if (limit_s && str_to_long(limit_s, 1, USERS_LIMIT_MAX, &limit) < 0) {
+		rc = http_reply_error(req, TW_EVALIDATION,
+				      "limit must be an integer from 1 to %d",
+				      USERS_LIMIT_MAX);
+		goto out;
+	}
+	if (cursor_s && *cursor_s && parse_id(cursor_s, &cursor) < 0) {
+		rc = http_reply_error(req, TW_EVALIDATION,
+				      "cursor is not one this API returned");
+		goto out;
+	}
+	snprintf(after, sizeof(after), "%" PRId64, cursor);
+	snprintf(lim, sizeof(lim), "%ld", limit);
+	params[0] = after;
+	params[1] = lim;
+	rc = api_db_acquire(req, &conn);
+	if (rc < 0)
+		goto out;
+	rc = db_exec(conn, list_sql, 2, params, &res, &err);
+	if (rc < 0) {
+		http_reply_error(req, rc, "could not list users: %s", err.ptr);
+		goto out;
+	}
+	n = PQntuples(res);
+	items = json_array();
+	for (i = 0; i < n && i < limit; i++)
+		json_array_append_new(
+			items,
+			json_pack("{s:I, s:s, s:s, s:b, s:s}", "id",
+				  (json_int_t)strtoll(PQgetvalue(res, i, 0),
+						      NULL, 10),
+				  "email", PQgetvalue(res, i, 1), "role",
+				  PQgetvalue(res, i, 2), "disabled",
+				  !strcmp(PQgetvalue(res, i, 3), "t"),
+				  "created_at", PQgetvalue(res, i, 4)));
+	/* The cursor is the last id of this page, as an opaque string. */
+	next = n > limit ? json_string(PQgetvalue(res, (int)limit - 1, 0))
+			 : json_null();
+	rc = http_reply_json(req, 200,
+			     json_pack("{s:o, s:o}", "items", items,
+				       "next_cursor", next));
+out:
+	if (res)
+		PQclear(res);
+	api_db_release(req, conn, rc < 0);
+	buf_release(&err);
+	return rc;
+}
+
+/* --- POST /api/v1/users -------------------------------------------------- */
+
+/*
+ * get_string() reads an optional string member: *out NULL when absent,
+ * TW_EVALIDATION (replied) when it has another type or holds a NUL.
+ */
+static int get_string(struct http_request *req, json_t *obj, const char *name,
+		      bool required, const char **out)
+{
+	json_t *v = json_object_get(obj, name);
+	int rc = 0;
+
+	*out = NULL;
+	if (!v && required) {
+		rc = http_reply_error(req, TW_EVALIDATION, "%s is required",
+				      name);
+		goto out;
+	}
+	if (!v)
+		goto out;
+	if (!json_is_string(v)) {
+		rc = http_reply_error(req, TW_EVALIDATION,
+				      "%s must be a string", name);
+		goto out;
+	}
+	if (strlen(json_string_value(v)) != json_string_length(v)) {
+		rc = http_reply_error(req, TW_EVALIDATION,
+				      "%s must not contain NUL characters",
+				      name);
+		goto out;
+	}
+	*out = json_string_value(v);
+out:
+	return rc;
+}
+
+/* Checks a password from a body, replying 422 when it is unacceptable. */
+static int check_new_password(struct http_request *req, const char *password)
+{
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	int rc;
+
+	rc = auth_check_password(password, &err);
+	if (rc < 0)
+		http_reply_error(req, rc, "%s", err.ptr);
+	buf_release(&err);
+	return rc;
+}
+
+/* Checks a role from a body, replying 422 when it is unknown. */
+static int check_role(struct http_request *req, const char *role)
+{
+	if (auth_role_bit(role))
+		return 0;
+	return http_reply_error(req, TW_EVALIDATION,
+				"role must be admin, analyst or viewer");
+}
+
+int api_users_create(struct http_request *req)
+{
+	struct api_app *app = req->app;
+	const struct auth_user *me = req->auth;
+	struct buf norm = BUF_INIT(AUTH_EMAIL_MAX + 1);
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	const char *email, *password, *role;
+	struct auth_user user;
+	PGconn *conn = NULL;
+	json_t *obj;
+	int rc;
+
+	rc = http_body_json(req, &obj);
+	if (rc == 0)
+		rc = http_json_check_fields(req, obj, create_fields);
+	if (rc == 0)
+		rc = get_string(req, obj, "email", true, &email);
+	if (rc == 0)
+		rc = get_string(req, obj, "password", true, &password);
+	if (rc == 0)
+		rc = get_string(req, obj, "role", true, &role);
+	if (rc < 0)
+		goto out;
+	rc = auth_check_email(email, &norm, &err);
+	if (rc < 0) {
+		http_reply_error(req, rc, "%s", err.ptr);
+		goto out;
+	}
+	rc = check_new_password(req, password);
+	if (rc == 0)
+		rc = check_role(req, role);
+	if (rc < 0)
+		goto out;
+
+	rc = api_db_acquire(req, &conn);
+	if (rc < 0)
+		goto out;
+	rc = auth_user_create(conn, norm.ptr, password, role,
+			      (int)app->cfg->bcrypt_cost, &user, &err);
+	if (rc < 0) {
+		http_reply_error(req, rc, "%s", err.ptr);
+		goto out;
+	}
+	log_info(LOG_APP, "user %" PRId64 " (%s, %s) created by user %" PRId64,
+		 user.id, user.email, user.role, me ? me->id : (int64_t)0);
+	rc = http_reply_json(req, 201, api_user_json(&user));
+out:
+	api_db_release(req, conn, rc < 0);
+	buf_release(&norm);
+	buf_release(&err);
+	return rc;
+}
+
+/* --- PATCH /api/v1/users/{id} -------------------------------------------- */
+
+/*
+ * apply_patch() makes the changes. A password together with a role or
+ * status change happens in one transaction (auth_user_update() then works
+ * in a savepoint), role and status first: they take the admins' row locks
+ * before the user's, the order every such change uses.
+ */
+static int apply_patch(PGconn *conn, int64_t id, const char *role, int disabled,
+		       const char *password, int cost, struct buf *err)
+{
+	bool both = password && (role || disabled != -1);
+	bool open = false;
+	int rc = 0;
+
+	if (both) {
+		rc = db_exec(conn, "BEGIN", 0, NULL, NULL, err);
+		if (rc < 0)
+			goto fail;
+		open = true;
+	}
+	if (role || disabled != -1) {
+		rc = auth_user_update(conn, id, role, disabled, err);
+		if (rc < 0)
+			goto fail;
+	}
+	if (password) {
+		rc = auth_user_set_password(conn, id, password, cost, err);
+		if (rc < 0)
+			goto fail;
+	}
+	if (open) {
+		rc = db_exec(conn, "COMMIT", 0, NULL, NULL, err);
+		open = false;
+	}
+fail:
+	if (open)
+		db_exec(conn, "ROLLBACK", 0, NULL, NULL, NULL);
+	return rc;
+}
+
+int api_users_patch(struct http_request *req)
+{
+	struct api_app *app = req->app;
+	const struct auth_user *me = req->auth;
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	const char *role = NULL, *password = NULL;
+	struct auth_user user;
+	PGconn *conn = NULL;
+	json_t *obj, *dis;
+	int disabled = -1;
+	int64_t id = 0;
+	int rc;
+
+	if (parse_id(http_param(req, "id"), &id) < 0) {
+		rc = http_reply_error(req, TW_ENOTFOUND, "no such user");
+		goto out;
+	}
+	rc = http_body_json(req, &obj);
+	if (rc == 0)
+		rc = http_json_check_fields(req, obj, patch_fields);
+	if (rc == 0)
+		rc = get_string(req, obj, "role", false, &role);
+	if (rc == 0)
+		rc = get_string(req, obj, "password", false, &password);
+	if (rc < 0)
+		goto out;
+	dis = json_object_get(obj, "disabled");
+	if (dis && !json_is_boolean(dis)) {
+		rc = http_reply_error(req, TW_EVALIDATION,
+				      "disabled must be true or false");
+		goto out;
+	}
+	if (dis)
+		disabled = json_is_true(dis) ? 1 : 0;
+	if (!role && !password && disabled == -1) {
+		rc = http_reply_error(req, TW_EVALIDATION,
+				      "nothing to change: give role, disabled "
+				      "or password");
+		goto out;
+	}
+	if (role) {
+		rc = check_role(req, role);
+		if (rc < 0)
+			goto out;
+	}
+	if (password) {
+		rc = check_new_password(req, password);
+		if (rc < 0)
+			goto out;
+	}
+
+	rc = api_db_acquire(req, &conn);
+	if (rc < 0)
+		goto out;
+	rc = apply_patch(conn, id, role, disabled, password,
+			 (int)app->cfg->bcrypt_cost, &err);
+	if (rc == 0)
+		rc = auth_user_get(conn, id, &user, &err);
+	if (rc < 0) {
+		http_reply_error(req, rc, "%s", err.ptr);
+		goto out;
+	}
+	log_info(LOG_APP,
+		 "user %" PRId64 " changed by user %" PRId64 ":%s%s%s%s", id,
+		 me ? me->id : (int64_t)0, role ? " role " : "",
+		 role ? role : "",
+		 disabled == 1	 ? " disabled"
+		 : disabled == 0 ? " enabled"
+				 : "",
+		 password ? " password" : "");
+	rc = http_reply_json(req, 200, api_user_json(&user));
+out:
+	api_db_release(req, conn, rc < 0);
+	buf_release(&err);
+	return rc;
+}
