@@ -1,7 +1,7 @@
 # Turns files into C byte arrays so the binary carries its migrations and its
 # OpenAPI document (a Windows release is one folder, nothing to find at run
 # time). Invoked as a script:
-#   cmake -DOUT=file.c -DMODE=migrations|blob -DINPUTS="a;b" -DNAME=sym -P embed.cmake
+#   cmake -DOUT=file.c -DMODE=migrations|blob|files -DINPUTS="a;b" -DNAME=sym -P embed.cmake
 function(tw_hex_literal path outvar)
   file(READ "${path}" hex HEX)
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
@@ -28,6 +28,21 @@ if(MODE STREQUAL "migrations")
   endforeach()
   string(APPEND body "\nconst struct db_migration db_migrations[] = {\n${table}\t{ 0, NULL, NULL },\n};\n")
   string(APPEND body "const size_t db_migrations_count = ${i};\n")
+elseif(MODE STREQUAL "files")
+  # A table of named files: const struct cli_file NAME[], NAME_count.
+  string(APPEND body "#include \"cli/cli.h\"\n\n")
+  list(SORT INPUTS)
+  set(i 0)
+  set(table "")
+  foreach(f IN LISTS INPUTS)
+    get_filename_component(base "${f}" NAME)
+    tw_hex_literal("${f}" hex)
+    string(APPEND body "static const char f${i}[] = {${hex}};\n")
+    string(APPEND table "\t{ \"${base}\", f${i}, sizeof(f${i}) - 1 },\n")
+    math(EXPR i "${i} + 1")
+  endforeach()
+  string(APPEND body "\nconst struct cli_file ${NAME}[] = {\n${table}\t{ NULL, NULL, 0 },\n};\n")
+  string(APPEND body "const size_t ${NAME}_count = ${i};\n")
 else()
   string(APPEND body "#include <stddef.h>\n\n")
   tw_hex_literal("${INPUTS}" hex)

@@ -32,7 +32,7 @@ section "style"
 files=$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')
 if ! clang-format --dry-run --Werror $files; then failed+=(clang-format); fi
 if ! scripts/checksrc.sh; then failed+=(checksrc); fi
-if ! .venv/bin/ruff check --quiet tests sandbox; then failed+=(ruff); fi
+if ! .venv/bin/ruff check --quiet tests sandbox bench; then failed+=(ruff); fi
 
 section "unit tests (ctest, ASan+UBSan)"
 if ! ctest --test-dir build-test --output-on-failure --timeout 300; then

@@ -45,6 +45,9 @@ static const char usage_text[] =
 	"  run       the single-box default: init, then server and worker\n"
 	"            together; uses a private PostgreSQL cluster under\n"
 	"            var/pg when TW_DATABASE_URL is not set\n"
+	"  seed-demo create the demo tables (orders, customers, events) that\n"
+	"            do not exist yet and save the example scripts as the\n"
+	"            admin's [--rows N, default 100000 orders]\n"
 	"  routes    print every HTTP route, one \"METHOD PATH\" per line\n"
 	"  version   print the version\n"
 	"\n"
@@ -152,7 +155,8 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		if (take_value(a, namelen, "--env-file", val, &cli->env_file,
 			       &rc) ||
 		    take_value(a, namelen, "--email", val, &cli->email, &rc) ||
-		    take_value(a, namelen, "--role", val, &cli->role, &rc)) {
+		    take_value(a, namelen, "--role", val, &cli->role, &rc) ||
+		    take_value(a, namelen, "--rows", val, &cli->rows, &rc)) {
 			if (rc)
 				return rc;
 			if (!eq)
@@ -322,6 +326,7 @@ static int cmd_serve(const struct cli *cli, struct cfg *cfg, bool embedded,
 	struct cli_db db = { NULL, false };
 	struct http_server *srv = NULL;
 	struct api_app app;
+	bool fresh = false;
 	int rc;
 
 	rc = plat_shutdown_init(err);
@@ -337,7 +342,11 @@ static int cmd_serve(const struct cli *cli, struct cfg *cfg, bool embedded,
 		/* `run` is init and serve in one: schema, then first admin. */
 		rc = cli_migrate(db.pool, cfg, err);
 		if (rc == 0)
-			rc = cli_ensure_admin(db.pool, cfg, cli, err);
+			rc = cli_ensure_admin(db.pool, cfg, cli, &fresh, err);
+		/* A fresh installation gets the demo data to try things on. */
+		if (rc == 0 && fresh)
+			rc = cli_seed_demo(db.pool, cfg, CLI_DEMO_ROWS_DEFAULT,
+					   err);
 	} else {
 		rc = cli_check_schema(db.pool, err);
 	}
@@ -392,10 +401,33 @@ static int cmd_init(const struct cli *cli, struct cfg *cfg, struct buf *err)
 	if (rc == 0)
 		rc = cli_migrate(db.pool, cfg, err);
 	if (rc == 0)
-		rc = cli_ensure_admin(db.pool, cfg, cli, err);
+		rc = cli_ensure_admin(db.pool, cfg, cli, NULL, err);
 	cli_db_close(cfg, &db);
 	if (rc == 0)
 		printf("tablewright: initialised\n");
+	return rc;
+}
+
+/* `seed-demo [--rows N]`. */
+static int cmd_seed_demo(const struct cli *cli, struct cfg *cfg,
+			 struct buf *err)
+{
+	struct cli_db db = { NULL, false };
+	long rows = CLI_DEMO_ROWS_DEFAULT;
+	int rc;
+
+	if (cli->rows &&
+	    str_to_long(cli->rows, 1, CLI_DEMO_ROWS_MAX, &rows) < 0) {
+		buf_errf(err, "--rows needs a whole number from 1 to %d",
+			 CLI_DEMO_ROWS_MAX);
+		return CLI_EXIT_USAGE;
+	}
+	rc = cli_db_open(cfg, true, &db, err);
+	if (rc == 0)
+		rc = cli_check_schema(db.pool, err);
+	if (rc == 0)
+		rc = cli_seed_demo(db.pool, cfg, rows, err);
+	cli_db_close(cfg, &db);
 	return rc;
 }
 
@@ -443,7 +475,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cli.command, "init") && strcmp(cli.command, "migrate") &&
 	    strcmp(cli.command, "serve") && strcmp(cli.command, "run") &&
-	    strcmp(cli.command, "user")) {
+	    strcmp(cli.command, "user") && strcmp(cli.command, "seed-demo")) {
 		buf_addf(&err,
 			 "unknown command \"%s\" (see tablewright --help)",
 			 cli.command);
@@ -462,6 +494,10 @@ int main(int argc, char **argv)
 		rc = cmd_init(&cli, &cfg, &err);
 	} else if (!strcmp(cli.command, "migrate")) {
 		rc = cmd_migrate(&cfg, &err);
+	} else if (!strcmp(cli.command, "seed-demo")) {
+		rc = cmd_seed_demo(&cli, &cfg, &err);
+		if (rc == CLI_EXIT_USAGE)
+			goto fail_usage;
 	} else if (!strcmp(cli.command, "user")) {
 		rc = cli_user(&cli, &cfg, &err);
 		if (rc == CLI_EXIT_USAGE)

@@ -26,6 +26,20 @@ int api_users_list(struct http_request *req);
 int api_users_create(struct http_request *req);
 int api_users_patch(struct http_request *req);
 
+/* tables.c */
+int api_tables_list(struct http_request *req);
+int api_tables_get(struct http_request *req);
+int api_tables_rows(struct http_request *req);
+
+/* scripts.c */
+int api_scripts_list(struct http_request *req);
+int api_scripts_create(struct http_request *req);
+int api_scripts_get(struct http_request *req);
+int api_scripts_update(struct http_request *req);
+int api_scripts_delete(struct http_request *req);
+int api_scripts_versions(struct http_request *req);
+int api_scripts_version_get(struct http_request *req);
+
 /* The longest password a login body may carry (longer ones are 422). */
 #define API_LOGIN_PASSWORD_MAX 1024
 

@@ -30,5 +30,28 @@ const struct http_route api_routes[] = {
 	{ "PATCH", "/api/v1/users/{id}", api_users_patch, true, AUTH_ROLE_ADMIN,
 	  "Change a user's role, status or password" },
 
+	{ "GET", "/api/v1/tables", api_tables_list, true, 0,
+	  "List the tables and views of the data schemas" },
+	{ "GET", "/api/v1/tables/{schema}/{name}", api_tables_get, true, 0,
+	  "A table's columns and size" },
+	{ "GET", "/api/v1/tables/{schema}/{name}/rows", api_tables_rows, true,
+	  0, "A page of a table's rows" },
+
+	{ "GET", "/api/v1/scripts", api_scripts_list, true, 0,
+	  "List scripts (your own; all for admins and viewers)" },
+	{ "POST", "/api/v1/scripts", api_scripts_create, true,
+	  AUTH_ROLE_ADMIN | AUTH_ROLE_ANALYST, "Save a new script" },
+	{ "GET", "/api/v1/scripts/{id}", api_scripts_get, true, 0,
+	  "A script with its current code" },
+	{ "PUT", "/api/v1/scripts/{id}", api_scripts_update, true,
+	  AUTH_ROLE_ADMIN | AUTH_ROLE_ANALYST,
+	  "Rename a script or save new code (a new version)" },
+	{ "DELETE", "/api/v1/scripts/{id}", api_scripts_delete, true,
+	  AUTH_ROLE_ADMIN | AUTH_ROLE_ANALYST, "Delete a script" },
+	{ "GET", "/api/v1/scripts/{id}/versions", api_scripts_versions, true, 0,
+	  "A script's saved versions, newest first" },
+	{ "GET", "/api/v1/scripts/{id}/versions/{version}",
+	  api_scripts_version_get, true, 0, "One saved version of a script" },
+
 	{ NULL, NULL, NULL, false, 0, NULL },
 };

@@ -25,6 +25,7 @@ struct cli {
 	const char *email;
 	const char *role;
 	bool password_stdin; /* --password-stdin, --admin-password-stdin */
+	const char *rows;    /* seed-demo --rows N */
 	/* TW_ flag values in command-line order, applied after cfg_load() */
 	const char *flag_key[CLI_MAX_FLAGS];
 	const char *flag_value[CLI_MAX_FLAGS];
@@ -70,10 +71,37 @@ int cli_read_password(const struct cli *cli, const char *prompt, bool confirm,
  * cli_ensure_admin() creates the first administrator when the database has
  * none: TW_ADMIN_EMAIL or admin@localhost, with the password from
  * --admin-password-stdin, TW_ADMIN_PASSWORD, or a generated one that is
- * printed once on standard output.
+ * printed once on standard output. *created (may be NULL) says whether it
+ * did: a fresh installation.
  */
 int cli_ensure_admin(struct db_pool *pool, const struct cfg *cfg,
-		     const struct cli *cli, struct buf *err);
+		     const struct cli *cli, bool *created, struct buf *err);
+
+/* A file compiled into the binary by cmake/embed.cmake (MODE files). */
+struct cli_file {
+	const char *name; /* "orders.sql" */
+	const char *data; /* NUL-terminated */
+	size_t len;
+};
+
+/* The example scripts (examples/NAME.py) and demo tables
+ * (examples/data/NAME.sql), by file name. */
+extern const struct cli_file cli_examples[];
+extern const size_t cli_examples_count;
+extern const struct cli_file cli_demo_tables[];
+extern const size_t cli_demo_tables_count;
+
+#define CLI_DEMO_ROWS_DEFAULT 100000
+#define CLI_DEMO_ROWS_MAX 50000000
+
+/*
+ * cli_seed_demo() creates the demo tables that do not exist yet in the first
+ * data schema (orders with rows rows, customers and events sized from it)
+ * and saves each example that the first admin does not have yet as that
+ * admin's script. Existing tables and scripts are left as they are.
+ */
+int cli_seed_demo(struct db_pool *pool, const struct cfg *cfg, long rows,
+		  struct buf *err);
 
 /* `tablewright user add|set-password|disable|enable|list`. */
 int cli_user(const struct cli *cli, struct cfg *cfg, struct buf *err);

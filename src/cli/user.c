@@ -79,7 +79,7 @@ static void generate_password(struct buf *out)
 }
 
 int cli_ensure_admin(struct db_pool *pool, const struct cfg *cfg,
-		     const struct cli *cli, struct buf *err)
+		     const struct cli *cli, bool *created, struct buf *err)
 {
 	const char *email = cfg->admin_email ? cfg->admin_email
 					     : DEFAULT_ADMIN_EMAIL;
@@ -90,6 +90,8 @@ int cli_ensure_admin(struct db_pool *pool, const struct cfg *cfg,
 	long admins = 0;
 	int rc;
 
+	if (created)
+		*created = false;
 	if (sodium_init() < 0)
 		TW_BUG("libsodium failed to initialise");
 	rc = db_acquire(pool, 10000, &conn, err);
@@ -112,6 +114,8 @@ int cli_ensure_admin(struct db_pool *pool, const struct cfg *cfg,
 			      (int)cfg->bcrypt_cost, &user, err);
 	if (rc < 0)
 		goto out;
+	if (created)
+		*created = true;
 	log_info(LOG_APP, "created the first admin user %s (id %" PRId64 ")",
 		 user.email, user.id);
 	printf("tablewright: created the admin user %s\n", user.email);

@@ -118,6 +118,21 @@ int http_body_json(struct http_request *req, json_t **out);
 int http_json_check_fields(struct http_request *req, json_t *obj,
 			   const char *const *allowed);
 
+/*
+ * http_query_check_names() replies 422 validation_failed, and returns
+ * TW_EVALIDATION, when the query string holds a name not in allowed
+ * (NULL-terminated, at most 32 names), a name twice, or an allowed name
+ * without a value ("?desc"); 0 otherwise.
+ */
+int http_query_check_names(struct http_request *req,
+			   const char *const *allowed);
+
+/*
+ * http_quotable() is client text fit to quote in an error message: s itself
+ * when it is at most 64 printable ASCII characters, else NULL.
+ */
+const char *http_quotable(const char *s);
+
 /* --- replies (each handler calls exactly one) --------------------------- */
 
 /* Replies with a JSON value (reference stolen) and the given status. */

@@ -408,3 +408,85 @@ int http_json_check_fields(struct http_request *req, json_t *obj,
 	}
 	return rc;
 }
+
+/*
+ * A short, printable rendering of client text for an error message: the
+ * text itself when it is at most 64 printable ASCII characters, else NULL.
+ */
+const char *http_quotable(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		if (i >= 64 || s[i] < 0x20 || s[i] > 0x7E)
+			return NULL;
+	}
+	return s;
+}
+
+struct query_scan {
+	const char *const *allowed;
+	unsigned seen;	     /* bit i: allowed[i] was given */
+	const char *unknown; /* the first name not allowed */
+	const char *repeated;
+	const char *empty; /* an allowed name given without "=value" */
+};
+
+static enum MHD_Result query_scan_one(void *cls, enum MHD_ValueKind kind,
+				      const char *key, const char *value)
+{
+	struct query_scan *qs = cls;
+	unsigned i;
+
+	(void)kind;
+	for (i = 0; qs->allowed[i] && strcmp(qs->allowed[i], key); i++)
+		;
+	if (!qs->allowed[i]) {
+		if (!qs->unknown)
+			qs->unknown = key;
+	} else {
+		if ((qs->seen & (1u << i)) && !qs->repeated)
+			qs->repeated = qs->allowed[i];
+		if (!value && !qs->empty)
+			qs->empty = qs->allowed[i];
+		qs->seen |= 1u << i;
+	}
+	return MHD_YES;
+}
+
+/*
+ * query_check_names() replies 422 validation_failed when the query string
+ * holds a name not in allowed (NULL-terminated, at most 32 names), a name
+ * twice, or an allowed name without a value ("?desc"), and returns
+ * TW_EVALIDATION; 0 otherwise.
+ */
+int http_query_check_names(struct http_request *req, const char *const *allowed)
+{
+	struct query_scan qs;
+	const char *shown;
+	int rc = 0;
+
+	memset(&qs, 0, sizeof(qs));
+	qs.allowed = allowed;
+	MHD_get_connection_values(req->priv->conn, MHD_GET_ARGUMENT_KIND,
+				  query_scan_one, &qs);
+	if (qs.unknown) {
+		shown = http_quotable(qs.unknown);
+		if (shown)
+			rc = http_reply_error(req, TW_EVALIDATION,
+					      "unknown query parameter \"%s\"",
+					      shown);
+		else
+			rc = http_reply_error(req, TW_EVALIDATION,
+					      "unknown query parameter");
+	} else if (qs.repeated) {
+		rc = http_reply_error(req, TW_EVALIDATION,
+				      "query parameter %s given more than once",
+				      qs.repeated);
+	} else if (qs.empty) {
+		rc = http_reply_error(req, TW_EVALIDATION,
+				      "query parameter %s needs a value",
+				      qs.empty);
+	}
+	return rc;
+}

@@ -88,6 +88,9 @@ def test_run_with_embedded_cluster(public_tmp: Path) -> None:
         # The first run creates the admin and prints its password once.
         m = re.search(r"its generated password is (\S+) ", srv.startup)
         assert m, srv.startup
+        # ... and, being a fresh installation, the demo data.
+        assert "created demo table public.orders" in srv.startup
+        assert "saved example script order_totals" in srv.startup
         r = srv.request(
             "POST", "/api/v1/auth/login",
             json={"email": "admin@localhost", "password": m.group(1)},
@@ -112,6 +115,7 @@ def test_run_with_embedded_cluster(public_tmp: Path) -> None:
     try:
         assert srv.get("/healthz").json()["database"] == "ok"
         assert "generated password" not in srv.startup
+        assert "demo table" not in srv.startup
     finally:
         assert srv.stop() == 0, srv.stderr()
     assert env_key(public_tmp / ".env") == key

@@ -1,0 +1,980 @@
+#include "core/compat.h"
+#include "api/api_int.h"
+#include "auth/auth.h"
+#include "core/err.h"
+#include "core/str.h"
+#include "log/log.h"
+
+/*
+ * scripts.c - the /api/v1/scripts resource: saved transformation scripts
+ * and their immutable versions (docs/scripts.md is the user's view).
+ *
+ * Who sees what. Admins and viewers see every script, analysts only their
+ * own. Admins and analysts may create, change and delete what they see;
+ * viewers never write (routes.c refuses them with 403, and the write
+ * handlers check again). A script the caller may not see answers 404, as
+ * one that does not exist or is deleted, so ids do not leak. The rule lives
+ * in one place, owner_filter(): every query takes the caller's id as a
+ * parameter that is NULL when the caller may see every owner.
+ *
+ * Versions. scripts.code_text is a copy of the newest version
+ * (script_versions at current_version). Creating a script inserts version 1
+ * and every save of code_text inserts the next one, in the transaction that
+ * changes the script, with the script's row locked (SELECT ... FOR UPDATE)
+ * so concurrent saves get distinct, consecutive numbers. A save makes a
+ * version even when the code is unchanged; a rename makes none. Versions
+ * are never updated or deleted: jobs reference them.
+ *
+ * Deleting sets deleted_at. The script disappears from every route, its
+ * versions stay, and its name is free again (the unique index on
+ * (user_id, name) only covers scripts that are not deleted).
+ *
+ * Limits. A name is 1 to SCRIPT_NAME_MAX Unicode code points (not bytes:
+ * a user counts characters), without control characters or line breaks,
+ * without white space at either end (422 otherwise), unique per owner among
+ * live scripts (409); names are compared exactly, code point by code point.
+ * code_text is 1 byte to SCRIPT_CODE_MAX bytes of UTF-8 (empty is 422, a
+ * longer one 413): an empty script can do nothing, so saving one is a
+ * mistake worth reporting.
+ */
+
+#define SCRIPTS_LIMIT_DEFAULT 50
+#define SCRIPTS_LIMIT_MAX 500
+#define SCRIPT_NAME_MAX 100		     /* code points */
+#define SCRIPT_CODE_MAX ((size_t)256 * 1024) /* bytes */
+
+/*
+ * A page of versions carries every version's code, so it stops early (with
+ * a next_cursor) once the code already on it reaches this many bytes:
+ * SCRIPTS_LIMIT_MAX versions of SCRIPT_CODE_MAX bytes would be 125 MiB.
+ */
+#define VERSIONS_PAGE_BYTES "8388608"
+
+/* The largest value of an int column (version). */
+#define VERSION_MAX 2147483647L
+
+/* A timestamptz column as RFC 3339 in UTC, to the second. */
+#define UTC_FORMAT "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
+#define UTC(col) "to_char(" col " AT TIME ZONE 'UTC', " UTC_FORMAT ")"
+
+/*
+ * The columns script_json() reads, in its order; the code, when wanted,
+ * comes next. s is scripts, u the owner in users.
+ */
+#define SCRIPT_CREATED UTC("s.created_at")
+#define SCRIPT_UPDATED UTC("s.updated_at")
+#define VERSION_CREATED UTC("v.created_at")
+#define SCRIPT_COLS                                                            \
+	"s.id, s.user_id, u.email, s.name, s.current_version, " SCRIPT_CREATED \
+	", " SCRIPT_UPDATED
+#define COL_CODE 7
+
+/* The columns version_json() reads, in its order; v is script_versions. */
+#define VERSION_COLS "v.version, v.author_id, " VERSION_CREATED ", v.code_text"
+
+/* A live script the caller may see: $1 its id, $2 the owner filter. */
+#define VISIBLE                                                          \
+	" s.id = $1 AND s.deleted_at IS NULL AND ($2::bigint IS NULL OR" \
+	" s.user_id = $2)"
+
+static const char *const create_fields[] = { "name", "code_text", NULL };
+static const char *const update_fields[] = { "name", "code_text", NULL };
+
+/* --- helpers ------------------------------------------------------------- */
+
+static void pgresult_free(void *res)
+{
+	PQclear(res);
+}
+
+/*
+ * run_sql() is db_exec() with the result, when there is one, owned by the
+ * request's arena.
+ */
+static int run_sql(struct http_request *req, PGconn *conn, const char *sql,
+		   int nparams, const char *const *params, PGresult **res,
+		   struct buf *err)
+{
+	PGresult *r = NULL;
+	int rc;
+
+	rc = db_exec(conn, sql, nparams, params, &r, err);
+	if (r)
+		arena_on_free(req->arena, pgresult_free, r);
+	if (res)
+		*res = r;
+	return rc;
+}
+
+/*
+ * owner_filter() is the visibility rule: the id the caller's scripts are
+ * limited to, as a query parameter, or NULL when the caller may see every
+ * owner's (admins and viewers). A role this file does not know sees only
+ * its own, so a new role fails closed.
+ */
+static const char *owner_filter(struct http_request *req)
+{
+	const struct auth_user *me = req->auth;
+	const char *owner = NULL;
+	unsigned role;
+
+	if (!me)
+		TW_BUG("a scripts route without authentication");
+	role = auth_role_bit(me->role);
+	if (role != AUTH_ROLE_ADMIN && role != AUTH_ROLE_VIEWER)
+		owner = arena_printf(req->arena, "%" PRId64, me->id);
+	return owner;
+}
+
+/*
+ * may_write() replies 403 to a viewer. routes.c already keeps viewers off
+ * the write routes; this keeps a mistake there from opening them.
+ */
+static int may_write(struct http_request *req)
+{
+	const struct auth_user *me = req->auth;
+	int rc = 0;
+
+	if (!me || auth_role_bit(me->role) == AUTH_ROLE_VIEWER)
+		rc = http_reply_error(req, TW_EFORBIDDEN,
+				      "your role may not do this");
+	return rc;
+}
+
+/*
+ * parse_id() parses a positive decimal integer no larger than max, with
+ * nothing around it ("12", not "+12", "1e3", " 1" or "0"). TW_EINVAL
+ * otherwise.
+ */
+static int parse_id(const char *s, int64_t max, int64_t *out)
+{
+	long long v;
+	char *end;
+	int rc = TW_EINVAL;
+
+	if (!s || !isdigit((unsigned char)s[0]) || strlen(s) > 19)
+		goto fail;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || v < 1 || v > max)
+		goto fail;
+	*out = (int64_t)v;
+	rc = 0;
+fail:
+	return rc;
+}
+
+/*
+ * path_id() reads the path parameter name as an id no larger than max into
+ * text (the canonical decimal, for a query parameter). Anything else
+ * replies 404: /scripts/abc names no script, as /scripts/999 does not.
+ */
+static int path_id(struct http_request *req, const char *name, int64_t max,
+		   const char **text)
+{
+	int64_t v = 0;
+	int rc;
+
+	rc = parse_id(http_param(req, name), max, &v);
+	if (rc < 0) {
+		rc = http_reply_error(req, TW_ENOTFOUND, "no such %s",
+				      strcmp(name, "id") ? name : "script");
+		goto out;
+	}
+	*text = arena_printf(req->arena, "%" PRId64, v);
+out:
+	return rc;
+}
+
+/*
+ * page_args() reads ?limit= (1 to SCRIPTS_LIMIT_MAX, default
+ * SCRIPTS_LIMIT_DEFAULT) and ?cursor= (absent or empty for the first page,
+ * else an id up to cursor_max, as this API returned it), replying 422 when
+ * either is malformed. *cursor is NULL for the first page.
+ */
+static int page_args(struct http_request *req, int64_t cursor_max, long *limit,
+		     const char **cursor)
+{
+	const char *limit_s = http_query(req, "limit");
+	const char *cursor_s = http_query(req, "cursor");
+	int64_t after = 0;
+	int rc = 0;
+
+	*limit = SCRIPTS_LIMIT_DEFAULT;
+	*cursor = NULL;
+	if (limit_s && str_to_long(limit_s, 1, SCRIPTS_LIMIT_MAX, limit) < 0) {
+		rc = http_reply_error(req, TW_EVALIDATION,
+				      "limit must be an integer from 1 to %d",
+				      SCRIPTS_LIMIT_MAX);
+		goto out;
+	}
+	if (cursor_s && *cursor_s) {
+		rc = parse_id(cursor_s, cursor_max, &after);
+		if (rc < 0) {
+			rc = http_reply_error(req, TW_EVALIDATION,
+					      "cursor is not one this API "
+					      "returned");
+			goto out;
+		}
+		*cursor = arena_printf(req->arena, "%" PRId64, after);
+	}
+out:
+	return rc;
+}
+
+/* An integer column as a JSON integer, or null. */
+static json_t *col_int(const PGresult *res, int row, int col)
+{
+	json_t *v = NULL;
+
+	if (!PQgetisnull(res, row, col))
+		v = json_integer((json_int_t)strtoll(PQgetvalue(res, row, col),
+						     NULL, 10));
+	return v ? v : json_null();
+}
+
+/*
+ * A text column as a JSON string. The text came in through jansson, which
+ * only accepts UTF-8, so the fallback to null is for a database edited by
+ * hand.
+ */
+static json_t *col_str(const PGresult *res, int row, int col)
+{
+	json_t *s = NULL;
+
+	if (!PQgetisnull(res, row, col))
+		s = json_stringn(PQgetvalue(res, row, col),
+				 (size_t)PQgetlength(res, row, col));
+	return s ? s : json_null();
+}
+
+/*
+ * script_json() is the script in row of a result with SCRIPT_COLS first:
+ * {"id","user_id","owner_email","name","code_text"?,"current_version",
+ * "created_at","updated_at"}, with code_text (column COL_CODE) when
+ * with_code. A new reference.
+ */
+static json_t *script_json(const PGresult *res, int row, bool with_code)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", col_int(res, row, 0));
+	json_object_set_new(o, "user_id", col_int(res, row, 1));
+	json_object_set_new(o, "owner_email", col_str(res, row, 2));
+	json_object_set_new(o, "name", col_str(res, row, 3));
+	if (with_code)
+		json_object_set_new(o, "code_text",
+				    col_str(res, row, COL_CODE));
+	json_object_set_new(o, "current_version", col_int(res, row, 4));
+	json_object_set_new(o, "created_at", col_str(res, row, 5));
+	json_object_set_new(o, "updated_at", col_str(res, row, 6));
+	return o;
+}
+
+/*
+ * version_json() is the version in row of a result with the columns
+ * version, author_id, created_at, code_text:
+ * {"version","author_id","created_at","code_text"}. A new reference.
+ */
+static json_t *version_json(const PGresult *res, int row)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "version", col_int(res, row, 0));
+	json_object_set_new(o, "author_id", col_int(res, row, 1));
+	json_object_set_new(o, "created_at", col_str(res, row, 2));
+	json_object_set_new(o, "code_text", col_str(res, row, 3));
+	return o;
+}
+
+/* --- checking a body ----------------------------------------------------- */
+
+/*
+ * get_string() reads a string member of obj: *out NULL when absent (422
+ * when required), 422 when it has another type. jansson refuses "\u0000"
+ * in a string (400 bad JSON) unless asked not to; the NUL check is for the
+ * day someone does.
+ */
+static int get_string(struct http_request *req, json_t *obj, const char *name,
+		      bool required, const char **out, size_t *len)
+{
+	json_t *v = json_object_get(obj, name);
+	int rc = 0;
+
+	*out = NULL;
+	*len = 0;
+	if (!v && required) {
+		rc = http_reply_error(req, TW_EVALIDATION, "%s is required",
+				      name);
+		goto out;
+	}
+	if (!v)
+		goto out;
+	if (!json_is_string(v)) {
+		rc = http_reply_error(req, TW_EVALIDATION,
+				      "%s must be a string", name);
+		goto out;
+	}
+	if (memchr(json_string_value(v), '\0', json_string_length(v))) {
+		rc = http_reply_error(req, TW_EVALIDATION,
+				      "%s must not contain NUL characters",
+				      name);
+		goto out;
+	}
+	*out = json_string_value(v);
+	*len = json_string_length(v);
+out:
+	return rc;
+}
+
+/*
+ * utf8_next() decodes the code point at s[*i] and moves *i past it; -1 for
+ * a malformed, overlong or surrogate sequence (jansson has already refused
+ * those, but this does not rely on it).
+ */
+static long utf8_next(const unsigned char *s, size_t len, size_t *i)
+{
+	static const long min_cp[] = { 0, 0x80, 0x800, 0x10000 };
+	unsigned char c = s[*i];
+	size_t n, k;
+	long cp = -1;
+
+	if (c < 0x80)
+		n = 1;
+	else if ((c & 0xE0) == 0xC0)
+		n = 2;
+	else if ((c & 0xF0) == 0xE0)
+		n = 3;
+	else if ((c & 0xF8) == 0xF0)
+		n = 4;
+	else
+		goto out;
+	if (len - *i < n)
+		goto out;
+	cp = n == 1 ? c : c & (0x3F >> (n - 1));
+	for (k = 1; k < n; k++) {
+		if ((s[*i + k] & 0xC0) != 0x80) {
+			cp = -1;
+			goto out;
+		}
+		cp = (cp << 6) | (s[*i + k] & 0x3F);
+	}
+	if (cp < min_cp[n - 1] || cp > 0x10FFFF ||
+	    (cp >= 0xD800 && cp <= 0xDFFF)) {
+		cp = -1;
+		goto out;
+	}
+	*i += n;
+out:
+	return cp;
+}
+
+/* Control characters (C0, DEL, C1) and the Unicode line breaks. */
+static bool cp_is_control(long cp)
+{
+	return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 ||
+	       cp == 0x2029;
+}
+
+/* Unicode's White_Space characters that cp_is_control() lets through. */
+static bool cp_is_space(long cp)
+{
+	return cp == 0x20 || cp == 0xA0 || cp == 0x1680 ||
+	       (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F || cp == 0x205F ||
+	       cp == 0x3000;
+}
+
+/*
+ * check_name() applies the name rules of the file comment, replying 422
+ * with the first one broken.
+ */
+static int check_name(struct http_request *req, const char *name, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)name;
+	size_t i = 0, count = 0;
+	long cp = 0, first = -1;
+	int rc = 0;
+
+	if (len == 0) {
+		rc = http_reply_error(req, TW_EVALIDATION,
+				      "name must not be empty");
+		goto out;
+	}
+	while (i < len) {
+		cp = utf8_next(s, len, &i);
+		if (cp < 0) {
+			rc = http_reply_error(req, TW_EVALIDATION,
+					      "name is not valid UTF-8");
+			goto out;
+		}
+		if (cp_is_control(cp)) {
+			rc = http_reply_error(req, TW_EVALIDATION,
+					      "name must not contain control "
+					      "characters or line breaks");
+			goto out;
+		}
+		if (first < 0)
+			first = cp;
+		count++;
+	}
+	if (count > SCRIPT_NAME_MAX) {
+		rc = http_reply_error(req, TW_EVALIDATION,
+				      "name is %zu characters long; the limit "
+				      "is %d",
+				      count, SCRIPT_NAME_MAX);
+		goto out;
+	}
+	/* cp is the last code point now. */
+	if (cp_is_space(first) || cp_is_space(cp))
+		rc = http_reply_error(req, TW_EVALIDATION,
+				      "name must not start or end with white "
+				      "space");
+out:
+	return rc;
+}
+
+/*
+ * check_code() replies 422 to an empty code_text and 413 to one over
+ * SCRIPT_CODE_MAX bytes.
+ */
+static int check_code(struct http_request *req, size_t len)
+{
+	int rc = 0;
+
+	if (len == 0)
+		rc = http_reply_error(req, TW_EVALIDATION,
+				      "code_text must not be empty");
+	else if (len > SCRIPT_CODE_MAX)
+		rc = http_reply_error(req, TW_ETOOBIG,
+				      "code_text is %zu bytes; the limit is "
+				      "%zu (256 KiB)",
+				      len, SCRIPT_CODE_MAX);
+	return rc;
+}
+
+/*
+ * reply_name_taken() answers 409 for a name that the script's owner
+ * already uses, saying whose when the caller is not the owner (an admin).
+ */
+static int reply_name_taken(struct http_request *req, const char *owner,
+			    const char *name)
+{
+	const struct auth_user *me = req->auth;
+	char mine[24];
+	int rc;
+
+	snprintf(mine, sizeof(mine), "%" PRId64, me->id);
+	if (!owner || !strcmp(owner, mine))
+		rc = http_reply_error(req, TW_ECONFLICT,
+				      "you already have a script named \"%s\"",
+				      name);
+	else
+		rc = http_reply_error(req, TW_ECONFLICT,
+				      "user %s already has a script named "
+				      "\"%s\"",
+				      owner, name);
+	return rc;
+}
+
+/* --- the database side --------------------------------------------------- */
+
+static const char get_sql[] = "SELECT " SCRIPT_COLS ", s.code_text"
+			      " FROM scripts s"
+			      " JOIN users u ON u.id = s.user_id"
+			      " WHERE" VISIBLE;
+
+/*
+ * The new script's version 1 is a copy of its row, as every version is:
+ * script_versions at (id, current_version) holds the row's code_text.
+ */
+static const char insert_sql[] = "INSERT INTO scripts (user_id, name,"
+				 " code_text) VALUES ($1, $2, $3)"
+				 " RETURNING id";
+
+static const char add_version_sql[] = "INSERT INTO script_versions"
+				      " (script_id, version, code_text,"
+				      " author_id)"
+				      " SELECT id, current_version,"
+				      " code_text, $2"
+				      " FROM scripts WHERE id = $1";
+
+static const char lock_sql[] = "SELECT s.user_id FROM scripts s"
+			       " WHERE" VISIBLE " FOR UPDATE";
+
+static const char update_sql[] = "UPDATE scripts"
+				 " SET name = coalesce($2, name),"
+				 " code_text = coalesce($3, code_text),"
+				 " current_version = current_version"
+				 " + CASE WHEN $3::text IS NULL"
+				 " THEN 0 ELSE 1 END"
+				 " WHERE id = $1";
+
+/*
+ * save_tx() creates a script owned by the caller (id NULL), or changes
+ * script id, which must be visible under the filter owner (owner_filter());
+ * when changing, name and code may each be NULL (unchanged). A code makes
+ * a new version authored by the caller. Everything happens in one
+ * transaction. On success *res holds the saved script in get_sql's
+ * columns (the id is column 0). TW_ENOTFOUND when the script is not
+ * visible; TW_ECONFLICT when its owner already has a live script of that
+ * name. *owner_out gets the owner's id as soon as it is known (for the 409
+ * message).
+ */
+static int save_tx(struct http_request *req, PGconn *conn, const char *id,
+		   const char *owner, const char *name, const char *code,
+		   PGresult **res, const char **owner_out, struct buf *err)
+{
+	const struct auth_user *me = req->auth;
+	const char *me_id = arena_printf(req->arena, "%" PRId64, me->id);
+	const char *params[3];
+	PGresult *r = NULL;
+	bool open = false;
+	int rc;
+
+	*res = NULL;
+	*owner_out = NULL;
+	rc = run_sql(req, conn, "BEGIN", 0, NULL, NULL, err);
+	if (rc < 0)
+		goto fail;
+	open = true;
+	if (!id) {
+		*owner_out = me_id;
+		params[0] = me_id;
+		params[1] = name;
+		params[2] = code;
+		rc = run_sql(req, conn, insert_sql, 3, params, &r, err);
+		if (rc < 0)
+			goto fail;
+		id = PQgetvalue(r, 0, 0);
+	} else {
+		params[0] = id;
+		params[1] = owner;
+		rc = run_sql(req, conn, lock_sql, 2, params, &r, err);
+		if (rc < 0)
+			goto fail;
+		if (PQntuples(r) == 0) {
+			rc = TW_ENOTFOUND;
+			goto fail;
+		}
+		*owner_out = PQgetvalue(r, 0, 0);
+		params[1] = name;
+		params[2] = code;
+		rc = run_sql(req, conn, update_sql, 3, params, NULL, err);
+		if (rc < 0)
+			goto fail;
+	}
+	if (code) {
+		params[0] = id;
+		params[1] = me_id;
+		rc = run_sql(req, conn, add_version_sql, 2, params, NULL, err);
+		if (rc < 0)
+			goto fail;
+	}
+	params[0] = id;
+	params[1] = NULL;
+	rc = run_sql(req, conn, get_sql, 2, params, res, err);
+	if (rc < 0)
+		goto fail;
+	rc = run_sql(req, conn, "COMMIT", 0, NULL, NULL, err);
+	open = false;
+fail:
+	if (open)
+		db_exec(conn, "ROLLBACK", 0, NULL, NULL, NULL);
+	return rc;
+}
+
+/* --- GET /api/v1/scripts ------------------------------------------------- */
+
+/*
+ * A page, newest first: below the cursor ($1, NULL for the first page),
+ * within the caller's view ($2) and the user_id filter ($3), one row more
+ * than asked for so the handler knows whether another page follows.
+ */
+static const char list_sql[] = "SELECT " SCRIPT_COLS " FROM scripts s"
+			       " JOIN users u ON u.id = s.user_id"
+			       " WHERE s.deleted_at IS NULL"
+			       " AND ($1::bigint IS NULL OR s.id < $1)"
+			       " AND ($2::bigint IS NULL OR s.user_id = $2)"
+			       " AND ($3::bigint IS NULL OR s.user_id = $3)"
+			       " ORDER BY s.id DESC LIMIT $4::int + 1";
+
+int api_scripts_list(struct http_request *req)
+{
+	const char *user_s = http_query(req, "user_id");
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	const char *params[4];
+	const char *cursor = NULL;
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	json_t *items, *next;
+	int64_t user_id = 0;
+	long limit = 0;
+	int i, n;
+	int rc;
+
+	rc = page_args(req, INT64_MAX, &limit, &cursor);
+	if (rc < 0)
+		goto out;
+	params[0] = cursor;
+	params[1] = owner_filter(req);
+	params[2] = NULL;
+	/*
+	 * An analyst may filter too: the filter narrows their own view, so
+	 * another user's id gives an empty page, not an error.
+	 */
+	if (user_s && *user_s) {
+		rc = parse_id(user_s, INT64_MAX, &user_id);
+		if (rc < 0) {
+			rc = http_reply_error(req, TW_EVALIDATION,
+					      "user_id must be a positive "
+					      "integer");
+			goto out;
+		}
+		params[2] = arena_printf(req->arena, "%" PRId64, user_id);
+	}
+	params[3] = arena_printf(req->arena, "%ld", limit);
+	rc = api_db_acquire(req, &conn);
+	if (rc < 0)
+		goto out;
+	rc = run_sql(req, conn, list_sql, 4, params, &res, &err);
+	if (rc < 0) {
+		http_reply_error(req, rc, "could not list scripts: %s",
+				 err.ptr);
+		goto out;
+	}
+	n = PQntuples(res);
+	items = json_array();
+	for (i = 0; i < n && i < limit; i++)
+		json_array_append_new(items, script_json(res, i, false));
+	/* The cursor is the last id of this page, as an opaque string. */
+	next = n > limit ? json_string(PQgetvalue(res, (int)limit - 1, 0))
+			 : json_null();
+	rc = http_reply_json(req, 200,
+			     json_pack("{s:o, s:o}", "items", items,
+				       "next_cursor", next));
+out:
+	api_db_release(req, conn, rc < 0);
+	buf_release(&err);
+	return rc;
+}
+
+/* --- POST /api/v1/scripts ------------------------------------------------ */
+
+int api_scripts_create(struct http_request *req)
+{
+	const struct auth_user *me = req->auth;
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	const char *name = NULL, *code = NULL, *owner = NULL;
+	size_t name_len = 0, code_len = 0;
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	json_t *obj = NULL;
+	const char *id;
+	int rc;
+
+	rc = may_write(req);
+	if (rc == 0)
+		rc = http_body_json(req, &obj);
+	if (rc == 0)
+		rc = http_json_check_fields(req, obj, create_fields);
+	if (rc == 0)
+		rc = get_string(req, obj, "name", true, &name, &name_len);
+	if (rc == 0)
+		rc = get_string(req, obj, "code_text", true, &code, &code_len);
+	if (rc == 0)
+		rc = check_name(req, name, name_len);
+	if (rc == 0)
+		rc = check_code(req, code_len);
+	if (rc < 0)
+		goto out;
+
+	rc = api_db_acquire(req, &conn);
+	if (rc < 0)
+		goto out;
+	rc = save_tx(req, conn, NULL, NULL, name, code, &res, &owner, &err);
+	if (rc == TW_ECONFLICT) {
+		reply_name_taken(req, owner, name);
+		goto out;
+	}
+	if (rc < 0) {
+		http_reply_error(req, rc, "could not save the script: %s",
+				 err.ptr);
+		goto out;
+	}
+	id = PQgetvalue(res, 0, 0);
+	log_info(LOG_APP, "script %s created by user %" PRId64, id, me->id);
+	http_add_header(req, "Location",
+			arena_printf(req->arena, "/api/v1/scripts/%s", id));
+	rc = http_reply_json(req, 201, script_json(res, 0, true));
+out:
+	api_db_release(req, conn, rc < 0);
+	buf_release(&err);
+	return rc;
+}
+
+/* --- GET /api/v1/scripts/{id} -------------------------------------------- */
+
+int api_scripts_get(struct http_request *req)
+{
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	const char *params[2];
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	const char *id = NULL;
+	int rc;
+
+	rc = path_id(req, "id", INT64_MAX, &id);
+	if (rc < 0)
+		goto out;
+	params[0] = id;
+	params[1] = owner_filter(req);
+	rc = api_db_acquire(req, &conn);
+	if (rc < 0)
+		goto out;
+	rc = run_sql(req, conn, get_sql, 2, params, &res, &err);
+	if (rc < 0) {
+		http_reply_error(req, rc, "could not load the script: %s",
+				 err.ptr);
+		goto out;
+	}
+	if (PQntuples(res) == 0) {
+		rc = http_reply_error(req, TW_ENOTFOUND, "no such script");
+		goto out;
+	}
+	rc = http_reply_json(req, 200, script_json(res, 0, true));
+out:
+	api_db_release(req, conn, rc < 0);
+	buf_release(&err);
+	return rc;
+}
+
+/* --- PUT /api/v1/scripts/{id} -------------------------------------------- */
+
+int api_scripts_update(struct http_request *req)
+{
+	const struct auth_user *me = req->auth;
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	const char *name = NULL, *code = NULL, *owner = NULL;
+	size_t name_len = 0, code_len = 0;
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	json_t *obj = NULL;
+	const char *id = NULL;
+	int rc;
+
+	rc = may_write(req);
+	if (rc == 0)
+		rc = path_id(req, "id", INT64_MAX, &id);
+	if (rc == 0)
+		rc = http_body_json(req, &obj);
+	if (rc == 0)
+		rc = http_json_check_fields(req, obj, update_fields);
+	if (rc == 0)
+		rc = get_string(req, obj, "name", false, &name, &name_len);
+	if (rc == 0)
+		rc = get_string(req, obj, "code_text", false, &code, &code_len);
+	if (rc == 0 && !name && !code)
+		rc = http_reply_error(req, TW_EVALIDATION,
+				      "nothing to change: give name or "
+				      "code_text");
+	if (rc == 0 && name)
+		rc = check_name(req, name, name_len);
+	if (rc == 0 && code)
+		rc = check_code(req, code_len);
+	if (rc < 0)
+		goto out;
+
+	rc = api_db_acquire(req, &conn);
+	if (rc < 0)
+		goto out;
+	rc = save_tx(req, conn, id, owner_filter(req), name, code, &res, &owner,
+		     &err);
+	if (rc == TW_ENOTFOUND) {
+		http_reply_error(req, rc, "no such script");
+		goto out;
+	}
+	if (rc == TW_ECONFLICT) {
+		reply_name_taken(req, owner, name);
+		goto out;
+	}
+	if (rc < 0) {
+		http_reply_error(req, rc, "could not save the script: %s",
+				 err.ptr);
+		goto out;
+	}
+	log_info(LOG_APP, "script %s changed by user %" PRId64 ":%s%s%s", id,
+		 me->id, name ? " renamed" : "", code ? " version " : "",
+		 code ? PQgetvalue(res, 0, 4) : "");
+	rc = http_reply_json(req, 200, script_json(res, 0, true));
+out:
+	api_db_release(req, conn, rc < 0);
+	buf_release(&err);
+	return rc;
+}
+
+/* --- DELETE /api/v1/scripts/{id} ----------------------------------------- */
+
+static const char delete_sql[] = "UPDATE scripts s SET deleted_at = now()"
+				 " WHERE" VISIBLE " RETURNING s.id";
+
+int api_scripts_delete(struct http_request *req)
+{
+	const struct auth_user *me = req->auth;
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	const char *params[2];
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	const char *id = NULL;
+	int rc;
+
+	rc = may_write(req);
+	if (rc == 0)
+		rc = path_id(req, "id", INT64_MAX, &id);
+	if (rc < 0)
+		goto out;
+	params[0] = id;
+	params[1] = owner_filter(req);
+	rc = api_db_acquire(req, &conn);
+	if (rc < 0)
+		goto out;
+	rc = run_sql(req, conn, delete_sql, 2, params, &res, &err);
+	if (rc < 0) {
+		http_reply_error(req, rc, "could not delete the script: %s",
+				 err.ptr);
+		goto out;
+	}
+	if (PQntuples(res) == 0) {
+		rc = http_reply_error(req, TW_ENOTFOUND, "no such script");
+		goto out;
+	}
+	log_info(LOG_APP, "script %s deleted by user %" PRId64, id, me->id);
+	rc = http_reply_empty(req, 204);
+out:
+	api_db_release(req, conn, rc < 0);
+	buf_release(&err);
+	return rc;
+}
+
+/* --- GET /api/v1/scripts/{id}/versions ----------------------------------- */
+
+static const char visible_sql[] = "SELECT 1 FROM scripts s WHERE" VISIBLE;
+
+/*
+ * A page of versions, newest first, below the cursor ($2, NULL for the
+ * first page), at most $3 + 1 rows. before is the code on the page ahead
+ * of a row; a row that would start past $4 bytes comes without its code
+ * (fits false) and ends the page. The first row always fits.
+ */
+static const char versions_sql[] =
+	"SELECT version, author_id, created,"
+	" CASE WHEN before < $4 THEN code_text END, before < $4"
+	" FROM (SELECT v.version, v.author_id, v.code_text,"
+	" " VERSION_CREATED " AS created,"
+	" sum(octet_length(v.code_text)) OVER (ORDER BY v.version DESC"
+	" ROWS UNBOUNDED PRECEDING) - octet_length(v.code_text) AS before"
+	" FROM script_versions v WHERE v.script_id = $1"
+	" AND ($2::int IS NULL OR v.version < $2)"
+	" ORDER BY v.version DESC LIMIT $3::int + 1) p"
+	" ORDER BY version DESC";
+
+int api_scripts_versions(struct http_request *req)
+{
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	const char *params[4];
+	const char *id = NULL, *cursor = NULL;
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	json_t *items, *next;
+	long limit = 0;
+	int i, n;
+	int rc;
+
+	rc = path_id(req, "id", INT64_MAX, &id);
+	if (rc == 0)
+		rc = page_args(req, VERSION_MAX, &limit, &cursor);
+	if (rc < 0)
+		goto out;
+	params[0] = id;
+	params[1] = owner_filter(req);
+	rc = api_db_acquire(req, &conn);
+	if (rc < 0)
+		goto out;
+	rc = run_sql(req, conn, visible_sql, 2, params, &res, &err);
+	if (rc < 0) {
+		http_reply_error(req, rc, "could not load the script: %s",
+				 err.ptr);
+		goto out;
+	}
+	if (PQntuples(res) == 0) {
+		rc = http_reply_error(req, TW_ENOTFOUND, "no such script");
+		goto out;
+	}
+	params[1] = cursor;
+	params[2] = arena_printf(req->arena, "%ld", limit);
+	params[3] = VERSIONS_PAGE_BYTES;
+	rc = run_sql(req, conn, versions_sql, 4, params, &res, &err);
+	if (rc < 0) {
+		http_reply_error(req, rc, "could not list the versions: %s",
+				 err.ptr);
+		goto out;
+	}
+	n = PQntuples(res);
+	items = json_array();
+	for (i = 0; i < n && i < limit && !strcmp(PQgetvalue(res, i, 4), "t");
+	     i++)
+		json_array_append_new(items, version_json(res, i));
+	/* i rows are on the page; the cursor is the last one's version. */
+	next = i > 0 && i < n ? json_string(PQgetvalue(res, i - 1, 0))
+			      : json_null();
+	rc = http_reply_json(req, 200,
+			     json_pack("{s:o, s:o}", "items", items,
+				       "next_cursor", next));
+out:
+	api_db_release(req, conn, rc < 0);
+	buf_release(&err);
+	return rc;
+}
+
+/* --- GET /api/v1/scripts/{id}/versions/{version} ------------------------- */
+
+static const char version_sql[] = "SELECT " VERSION_COLS " FROM"
+				  " script_versions v"
+				  " JOIN scripts s ON s.id = v.script_id"
+				  " WHERE" VISIBLE " AND v.version = $3";
+
+int api_scripts_version_get(struct http_request *req)
+{
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	const char *params[3];
+	const char *id = NULL, *version = NULL;
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	int rc;
+
+	rc = path_id(req, "id", INT64_MAX, &id);
+	if (rc == 0)
+		rc = path_id(req, "version", VERSION_MAX, &version);
+	if (rc < 0)
+		goto out;
+	params[0] = id;
+	params[1] = owner_filter(req);
+	params[2] = version;
+	rc = api_db_acquire(req, &conn);
+	if (rc < 0)
+		goto out;
+	rc = run_sql(req, conn, version_sql, 3, params, &res, &err);
+	if (rc < 0) {
+		http_reply_error(req, rc, "could not load the version: %s",
+				 err.ptr);
+		goto out;
+	}
+	if (PQntuples(res) == 0) {
+		rc = http_reply_error(req, TW_ENOTFOUND, "no such version");
+		goto out;
+	}
+	rc = http_reply_json(req, 200, version_json(res, 0));
+out:
+	api_db_release(req, conn, rc < 0);
+	buf_release(&err);
+	return rc;
+}
