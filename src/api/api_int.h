@@ -69,6 +69,14 @@ json_t *api_user_json(const struct auth_user *u);
  */
 int api_db_acquire(struct http_request *req, PGconn **conn);
 
+/*
+ * api_exec() is db_exec() with the result, when there is one, owned by the
+ * request's arena (freed with it).
+ */
+int api_exec(struct http_request *req, PGconn *conn, const char *sql,
+	     int nparams, const char *const *params, PGresult **res,
+	     struct buf *err);
+
 /* Returns conn to the pool; failed says the last statement failed. */
 void api_db_release(struct http_request *req, PGconn *conn, bool failed);
 

@@ -158,3 +158,23 @@ out:
 	buf_release(&err);
 	return rc;
 }
+
+static void pgresult_free(void *res)
+{
+	PQclear(res);
+}
+
+int api_exec(struct http_request *req, PGconn *conn, const char *sql,
+	     int nparams, const char *const *params, PGresult **res,
+	     struct buf *err)
+{
+	PGresult *r = NULL;
+	int rc;
+
+	rc = db_exec(conn, sql, nparams, params, &r, err);
+	if (r)
+		arena_on_free(req->arena, pgresult_free, r);
+	if (res)
+		*res = r;
+	return rc;
+}

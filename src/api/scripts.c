@@ -80,32 +80,6 @@
 static const char *const create_fields[] = { "name", "code_text", NULL };
 static const char *const update_fields[] = { "name", "code_text", NULL };
 
-/* --- helpers ------------------------------------------------------------- */
-
-static void pgresult_free(void *res)
-{
-	PQclear(res);
-}
-
-/*
- * run_sql() is db_exec() with the result, when there is one, owned by the
- * request's arena.
- */
-static int run_sql(struct http_request *req, PGconn *conn, const char *sql,
-		   int nparams, const char *const *params, PGresult **res,
-		   struct buf *err)
-{
-	PGresult *r = NULL;
-	int rc;
-
-	rc = db_exec(conn, sql, nparams, params, &r, err);
-	if (r)
-		arena_on_free(req->arena, pgresult_free, r);
-	if (res)
-		*res = r;
-	return rc;
-}
-
 /*
  * owner_filter() is the visibility rule: the id the caller's scripts are
  * limited to, as a query parameter, or NULL when the caller may see every
@@ -288,44 +262,6 @@ static json_t *version_json(const PGresult *res, int row)
 }
 
 /* --- checking a body ----------------------------------------------------- */
-
-/*
- * get_string() reads a string member of obj: *out NULL when absent (422
- * when required), 422 when it has another type. jansson refuses "\u0000"
- * in a string (400 bad JSON) unless asked not to; the NUL check is for the
- * day someone does.
- */
-static int get_string(struct http_request *req, json_t *obj, const char *name,
-		      bool required, const char **out, size_t *len)
-{
-	json_t *v = json_object_get(obj, name);
-	int rc = 0;
-
-	*out = NULL;
-	*len = 0;
-	if (!v && required) {
-		rc = http_reply_error(req, TW_EVALIDATION, "%s is required",
-				      name);
-		goto out;
-	}
-	if (!v)
-		goto out;
-	if (!json_is_string(v)) {
-		rc = http_reply_error(req, TW_EVALIDATION,
-				      "%s must be a string", name);
-		goto out;
-	}
-	if (memchr(json_string_value(v), '\0', json_string_length(v))) {
-		rc = http_reply_error(req, TW_EVALIDATION,
-				      "%s must not contain NUL characters",
-				      name);
-		goto out;
-	}
-	*out = json_string_value(v);
-	*len = json_string_length(v);
-out:
-	return rc;
-}
 
 /*
  * utf8_next() decodes the code point at s[*i] and moves *i past it; -1 for
@@ -533,7 +469,7 @@ static int save_tx(struct http_request *req, PGconn *conn, const char *id,
 
 	*res = NULL;
 	*owner_out = NULL;
-	rc = run_sql(req, conn, "BEGIN", 0, NULL, NULL, err);
+	rc = api_exec(req, conn, "BEGIN", 0, NULL, NULL, err);
 	if (rc < 0)
 		goto fail;
 	open = true;
@@ -542,14 +478,14 @@ static int save_tx(struct http_request *req, PGconn *conn, const char *id,
 		params[0] = me_id;
 		params[1] = name;
 		params[2] = code;
-		rc = run_sql(req, conn, insert_sql, 3, params, &r, err);
+		rc = api_exec(req, conn, insert_sql, 3, params, &r, err);
 		if (rc < 0)
 			goto fail;
 		id = PQgetvalue(r, 0, 0);
 	} else {
 		params[0] = id;
 		params[1] = owner;
-		rc = run_sql(req, conn, lock_sql, 2, params, &r, err);
+		rc = api_exec(req, conn, lock_sql, 2, params, &r, err);
 		if (rc < 0)
 			goto fail;
 		if (PQntuples(r) == 0) {
@@ -559,23 +495,23 @@ static int save_tx(struct http_request *req, PGconn *conn, const char *id,
 		*owner_out = PQgetvalue(r, 0, 0);
 		params[1] = name;
 		params[2] = code;
-		rc = run_sql(req, conn, update_sql, 3, params, NULL, err);
+		rc = api_exec(req, conn, update_sql, 3, params, NULL, err);
 		if (rc < 0)
 			goto fail;
 	}
 	if (code) {
 		params[0] = id;
 		params[1] = me_id;
-		rc = run_sql(req, conn, add_version_sql, 2, params, NULL, err);
+		rc = api_exec(req, conn, add_version_sql, 2, params, NULL, err);
 		if (rc < 0)
 			goto fail;
 	}
 	params[0] = id;
 	params[1] = NULL;
-	rc = run_sql(req, conn, get_sql, 2, params, res, err);
+	rc = api_exec(req, conn, get_sql, 2, params, res, err);
 	if (rc < 0)
 		goto fail;
-	rc = run_sql(req, conn, "COMMIT", 0, NULL, NULL, err);
+	rc = api_exec(req, conn, "COMMIT", 0, NULL, NULL, err);
 	open = false;
 fail:
 	if (open)
@@ -636,7 +572,7 @@ int api_scripts_list(struct http_request *req)
 	rc = api_db_acquire(req, &conn);
 	if (rc < 0)
 		goto out;
-	rc = run_sql(req, conn, list_sql, 4, params, &res, &err);
+	rc = api_exec(req, conn, list_sql, 4, params, &res, &err);
 	if (rc < 0) {
 		http_reply_error(req, rc, "could not list scripts: %s",
 				 err.ptr);
@@ -678,9 +614,10 @@ int api_scripts_create(struct http_request *req)
 	if (rc == 0)
 		rc = http_json_check_fields(req, obj, create_fields);
 	if (rc == 0)
-		rc = get_string(req, obj, "name", true, &name, &name_len);
+		rc = http_json_string(req, obj, "name", true, &name, &name_len);
 	if (rc == 0)
-		rc = get_string(req, obj, "code_text", true, &code, &code_len);
+		rc = http_json_string(req, obj, "code_text", true, &code,
+				      &code_len);
 	if (rc == 0)
 		rc = check_name(req, name, name_len);
 	if (rc == 0)
@@ -731,7 +668,7 @@ int api_scripts_get(struct http_request *req)
 	rc = api_db_acquire(req, &conn);
 	if (rc < 0)
 		goto out;
-	rc = run_sql(req, conn, get_sql, 2, params, &res, &err);
+	rc = api_exec(req, conn, get_sql, 2, params, &res, &err);
 	if (rc < 0) {
 		http_reply_error(req, rc, "could not load the script: %s",
 				 err.ptr);
@@ -770,9 +707,11 @@ int api_scripts_update(struct http_request *req)
 	if (rc == 0)
 		rc = http_json_check_fields(req, obj, update_fields);
 	if (rc == 0)
-		rc = get_string(req, obj, "name", false, &name, &name_len);
+		rc = http_json_string(req, obj, "name", false, &name,
+				      &name_len);
 	if (rc == 0)
-		rc = get_string(req, obj, "code_text", false, &code, &code_len);
+		rc = http_json_string(req, obj, "code_text", false, &code,
+				      &code_len);
 	if (rc == 0 && !name && !code)
 		rc = http_reply_error(req, TW_EVALIDATION,
 				      "nothing to change: give name or "
@@ -837,7 +776,7 @@ int api_scripts_delete(struct http_request *req)
 	rc = api_db_acquire(req, &conn);
 	if (rc < 0)
 		goto out;
-	rc = run_sql(req, conn, delete_sql, 2, params, &res, &err);
+	rc = api_exec(req, conn, delete_sql, 2, params, &res, &err);
 	if (rc < 0) {
 		http_reply_error(req, rc, "could not delete the script: %s",
 				 err.ptr);
@@ -899,7 +838,7 @@ int api_scripts_versions(struct http_request *req)
 	rc = api_db_acquire(req, &conn);
 	if (rc < 0)
 		goto out;
-	rc = run_sql(req, conn, visible_sql, 2, params, &res, &err);
+	rc = api_exec(req, conn, visible_sql, 2, params, &res, &err);
 	if (rc < 0) {
 		http_reply_error(req, rc, "could not load the script: %s",
 				 err.ptr);
@@ -912,7 +851,7 @@ int api_scripts_versions(struct http_request *req)
 	params[1] = cursor;
 	params[2] = arena_printf(req->arena, "%ld", limit);
 	params[3] = VERSIONS_PAGE_BYTES;
-	rc = run_sql(req, conn, versions_sql, 4, params, &res, &err);
+	rc = api_exec(req, conn, versions_sql, 4, params, &res, &err);
 	if (rc < 0) {
 		http_reply_error(req, rc, "could not list the versions: %s",
 				 err.ptr);
@@ -962,7 +901,7 @@ int api_scripts_version_get(struct http_request *req)
 	rc = api_db_acquire(req, &conn);
 	if (rc < 0)
 		goto out;
-	rc = run_sql(req, conn, version_sql, 3, params, &res, &err);
+	rc = api_exec(req, conn, version_sql, 3, params, &res, &err);
 	if (rc < 0) {
 		http_reply_error(req, rc, "could not load the version: %s",
 				 err.ptr);

@@ -193,13 +193,6 @@ struct tbl_info {
 	int npk;
 };
 
-/* --- helpers ------------------------------------------------------------- */
-
-static void result_free(void *res)
-{
-	PQclear(res);
-}
-
 static const char *kind_name(char relkind)
 {
 	switch (relkind) {
@@ -255,25 +248,6 @@ static int read_only_begin(PGconn *conn, struct buf *err)
 	return rc;
 }
 
-/*
- * run_sql() is db_exec() with the result, when there is one, owned by the
- * request's arena.
- */
-static int run_sql(struct http_request *req, PGconn *conn, const char *sql,
-		   int nparams, const char *const *params, PGresult **res,
-		   struct buf *err)
-{
-	PGresult *r = NULL;
-	int rc;
-
-	rc = db_exec(conn, sql, nparams, params, &r, err);
-	if (r)
-		arena_on_free(req->arena, result_free, r);
-	if (res)
-		*res = r;
-	return rc;
-}
-
 static const char *value_or_null(const PGresult *res, int row, int col)
 {
 	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
@@ -300,7 +274,7 @@ static int table_lookup(struct http_request *req, PGconn *conn,
 	params[1] = cfg->app_schema;
 	params[2] = schema;
 	params[3] = name;
-	rc = run_sql(req, conn, lookup_sql, 4, params, &res, err);
+	rc = api_exec(req, conn, lookup_sql, 4, params, &res, err);
 	if (rc < 0)
 		goto out;
 	n = PQntuples(res);
@@ -417,7 +391,7 @@ int api_tables_list(struct http_request *req)
 	params[1] = cfg->app_schema;
 	rc = read_only_begin(conn, &err);
 	if (rc == 0)
-		rc = run_sql(req, conn, list_sql, 2, params, &res, &err);
+		rc = api_exec(req, conn, list_sql, 2, params, &res, &err);
 	if (rc == 0)
 		rc = db_exec(conn, "COMMIT", 0, NULL, NULL, &err);
 	if (rc < 0) {

@@ -134,40 +134,6 @@ out:
 
 /* --- POST /api/v1/users -------------------------------------------------- */
 
-/*
- * get_string() reads an optional string member: *out NULL when absent,
- * TW_EVALIDATION (replied) when it has another type or holds a NUL.
- */
-static int get_string(struct http_request *req, json_t *obj, const char *name,
-		      bool required, const char **out)
-{
-	json_t *v = json_object_get(obj, name);
-	int rc = 0;
-
-	*out = NULL;
-	if (!v && required) {
-		rc = http_reply_error(req, TW_EVALIDATION, "%s is required",
-				      name);
-		goto out;
-	}
-	if (!v)
-		goto out;
-	if (!json_is_string(v)) {
-		rc = http_reply_error(req, TW_EVALIDATION,
-				      "%s must be a string", name);
-		goto out;
-	}
-	if (strlen(json_string_value(v)) != json_string_length(v)) {
-		rc = http_reply_error(req, TW_EVALIDATION,
-				      "%s must not contain NUL characters",
-				      name);
-		goto out;
-	}
-	*out = json_string_value(v);
-out:
-	return rc;
-}
-
 /* Checks a password from a body, replying 422 when it is unacceptable. */
 static int check_new_password(struct http_request *req, const char *password)
 {
@@ -206,11 +172,12 @@ int api_users_create(struct http_request *req)
 	if (rc == 0)
 		rc = http_json_check_fields(req, obj, create_fields);
 	if (rc == 0)
-		rc = get_string(req, obj, "email", true, &email);
+		rc = http_json_string(req, obj, "email", true, &email, NULL);
 	if (rc == 0)
-		rc = get_string(req, obj, "password", true, &password);
+		rc = http_json_string(req, obj, "password", true, &password,
+				      NULL);
 	if (rc == 0)
-		rc = get_string(req, obj, "role", true, &role);
+		rc = http_json_string(req, obj, "role", true, &role, NULL);
 	if (rc < 0)
 		goto out;
 	rc = auth_check_email(email, &norm, &err);
@@ -305,9 +272,10 @@ int api_users_patch(struct http_request *req)
 	if (rc == 0)
 		rc = http_json_check_fields(req, obj, patch_fields);
 	if (rc == 0)
-		rc = get_string(req, obj, "role", false, &role);
+		rc = http_json_string(req, obj, "role", false, &role, NULL);
 	if (rc == 0)
-		rc = get_string(req, obj, "password", false, &password);
+		rc = http_json_string(req, obj, "password", false, &password,
+				      NULL);
 	if (rc < 0)
 		goto out;
 	dis = json_object_get(obj, "disabled");

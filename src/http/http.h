@@ -119,6 +119,15 @@ int http_json_check_fields(struct http_request *req, json_t *obj,
 			   const char *const *allowed);
 
 /*
+ * http_json_string() reads the string member name of obj into *out (owned
+ * by obj) and its byte length into *len (len may be NULL). Absent: *out is
+ * NULL, or 422 validation_failed when required. Another type, or a string
+ * holding a NUL, is 422. Replies itself and returns the error.
+ */
+int http_json_string(struct http_request *req, json_t *obj, const char *name,
+		     bool required, const char **out, size_t *len);
+
+/*
  * http_query_check_names() replies 422 validation_failed, and returns
  * TW_EVALIDATION, when the query string holds a name not in allowed
  * (NULL-terminated, at most 32 names), a name twice, or an allowed name

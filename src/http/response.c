@@ -490,3 +490,41 @@ int http_query_check_names(struct http_request *req, const char *const *allowed)
 	}
 	return rc;
 }
+
+int http_json_string(struct http_request *req, json_t *obj, const char *name,
+		     bool required, const char **out, size_t *len)
+{
+	json_t *v = json_object_get(obj, name);
+	int rc = 0;
+
+	*out = NULL;
+	if (len)
+		*len = 0;
+	if (!v && required) {
+		rc = http_reply_error(req, TW_EVALIDATION, "%s is required",
+				      name);
+		goto out;
+	}
+	if (!v)
+		goto out;
+	if (!json_is_string(v)) {
+		rc = http_reply_error(req, TW_EVALIDATION,
+				      "%s must be a string", name);
+		goto out;
+	}
+	/*
+	 * jansson refuses "\u0000" (400 bad JSON) unless asked not to; this
+	 * check is for the day someone does.
+	 */
+	if (memchr(json_string_value(v), '\0', json_string_length(v))) {
+		rc = http_reply_error(req, TW_EVALIDATION,
+				      "%s must not contain NUL characters",
+				      name);
+		goto out;
+	}
+	*out = json_string_value(v);
+	if (len)
+		*len = json_string_length(v);
+out:
+	return rc;
+}
