@@ -51,6 +51,17 @@ int plat_rename(const char *from, const char *to, struct buf *err);
 /* Removes a file; a missing file is not an error. */
 int plat_unlink(const char *path);
 
+/*
+ * plat_remove_tree() removes path and, when it is a directory, everything
+ * below it. Symbolic links (reparse points on Windows) are removed as
+ * links and never followed, so a link planted inside the tree cannot make
+ * it delete files elsewhere. A missing path is not an error. Returns 0,
+ * TW_EIO (with what could not be removed in err; it keeps going after a
+ * failure so as much as possible is gone), or TW_EINVAL for a path that is
+ * not valid UTF-8 (Windows).
+ */
+int plat_remove_tree(const char *path, struct buf *err);
+
 /* Directory of the running executable, no trailing separator. */
 int plat_exe_dir(struct buf *out, struct buf *err);
 

@@ -1,8 +1,13 @@
 #!/bin/sh
-# Cross-compiles the Windows platform layer with mingw-w64 and runs its
-# smoke test under Wine. Needs: apt-get install mingw-w64 wine64.
-# Exit status: the smoke test's (0: all checks passed); 77 when the tools
-# are missing (the automake convention for "skipped").
+# Cross-compiles the Windows platform layer and the Windows sandbox
+# supervisor with mingw-w64 and runs their smoke tests under Wine:
+# smoke_plat.exe (src/platform/win) and smoke_sandbox.exe
+# (src/sandbox/sandbox.c + sandbox_win.c). Needs: apt-get install
+# mingw-w64 wine64.
+# Exit status: 0 when every check of both programs passed, non-zero when a
+# build or a check failed; 77 when the tools are missing (the automake
+# convention for "skipped"). Each program prints a final "N passed,
+# N failed" line.
 set -eu
 cd "$(dirname "$0")/../.."
 CC=${CC:-x86_64-w64-mingw32-gcc}
@@ -15,17 +20,36 @@ then
 fi
 mkdir -p "$OUT"
 FLAGS="-std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wwrite-strings -Wformat=2 -Isrc"
-objs=
-for f in src/core/*.c; do
-	o="$OUT/core_$(basename "$f" .c).o"
-	$CC $FLAGS -Werror -c "$f" -o "$o"
-	objs="$objs $o"
+compile() { # compile SOURCE OBJECT
+	$CC $FLAGS -Werror -c "$1" -o "$2"
+}
+libs=
+for f in src/core/*.c src/platform/win/*.c; do
+	o="$OUT/lib_$(basename "$(dirname "$f")")_$(basename "$f" .c).o"
+	compile "$f" "$o"
+	libs="$libs $o"
 done
-for f in src/platform/win/*.c tests/win/smoke_plat.c; do
-	o="$OUT/$(basename "$f" .c).o"
-	$CC $FLAGS -Werror -c "$f" -o "$o"
-	objs="$objs $o"
+compile tests/win/smoke_plat.c "$OUT/smoke_plat.o"
+# shellcheck disable=SC2086
+$CC -o "$OUT/smoke_plat.exe" "$OUT/smoke_plat.o" $libs -lws2_32 -lshell32
+sbx=
+for f in src/sandbox/sandbox.c src/sandbox/sandbox_win.c \
+	tests/win/smoke_sandbox.c; do
+	o="$OUT/sbx_$(basename "$f" .c).o"
+	compile "$f" "$o"
+	sbx="$sbx $o"
 done
 # shellcheck disable=SC2086
-$CC -o "$OUT/smoke_plat.exe" $objs -lws2_32 -lshell32
-WINEDEBUG=${WINEDEBUG:--all} "$WINE" "$OUT/smoke_plat.exe"
+$CC -o "$OUT/smoke_sandbox.exe" $sbx $libs -lws2_32 -lshell32 -lpsapi
+
+status=0
+for prog in smoke_plat smoke_sandbox; do
+	echo "# $prog"
+	if WINEDEBUG=${WINEDEBUG:--all} "$WINE" "$OUT/$prog.exe"; then
+		:
+	else
+		echo "# $prog failed (exit status $?)"
+		status=1
+	fi
+done
+exit $status

@@ -9,6 +9,7 @@
 #include "core/mem.h"
 #include "platform/plat.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
@@ -367,4 +368,132 @@ const char *plat_strerror(int errnum)
 		snprintf(tls, sizeof(tls), "unknown error %d", errnum);
 	return tls;
 #endif
+}
+
+/* Deeper trees are refused rather than risking running out of descriptors
+ * (each level holds one open directory). */
+#define REMOVE_TREE_MAX_DEPTH 128
+
+/*
+ * remove_entries() empties the directory open as dfd (which it closes) and
+ * returns 0 or TW_EIO. Every name is looked at relative to dfd with
+ * fstatat(AT_SYMLINK_NOFOLLOW) and opened with O_NOFOLLOW | O_DIRECTORY:
+ * a symbolic link is unlinked as a link, and a directory swapped for a link
+ * between the look and the open fails the open instead of being followed.
+ * path is only for messages.
+ */
+static int remove_entries(int dfd, const char *path, int depth, struct buf *err)
+{
+	DIR *d = NULL;
+	struct dirent *de;
+	int rc = 0;
+
+	if (depth > REMOVE_TREE_MAX_DEPTH) {
+		buf_errf(err, "could not remove \"%s\": tree too deep", path);
+		close(dfd);
+		rc = TW_EIO;
+		goto out;
+	}
+	d = fdopendir(dfd);
+	if (!d) {
+		buf_errf(err, "could not read directory \"%s\": %s", path,
+			 plat_strerror(errno));
+		close(dfd);
+		rc = TW_EIO;
+		goto out;
+	}
+	for (;;) {
+		struct stat st;
+		bool is_dir;
+
+		errno = 0;
+		de = readdir(d);
+		if (!de)
+			break;
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) !=
+		    0) {
+			if (errno != ENOENT) {
+				buf_errf(err, "could not stat \"%s/%s\": %s",
+					 path, de->d_name,
+					 plat_strerror(errno));
+				rc = TW_EIO;
+			}
+			continue;
+		}
+		is_dir = S_ISDIR(st.st_mode);
+		if (is_dir) {
+			int sub = openat(dirfd(d), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+						 O_CLOEXEC);
+
+			if (sub < 0) {
+				buf_errf(err, "could not open \"%s/%s\": %s",
+					 path, de->d_name,
+					 plat_strerror(errno));
+				rc = TW_EIO;
+				continue;
+			}
+			if (remove_entries(sub, de->d_name, depth + 1, err) < 0)
+				rc = TW_EIO;
+		}
+		if (unlinkat(dirfd(d), de->d_name, is_dir ? AT_REMOVEDIR : 0) !=
+			    0 &&
+		    errno != ENOENT) {
+			buf_errf(err, "could not remove \"%s/%s\": %s", path,
+				 de->d_name, plat_strerror(errno));
+			rc = TW_EIO;
+		}
+	}
+	if (errno != 0) {
+		buf_errf(err, "could not read directory \"%s\": %s", path,
+			 plat_strerror(errno));
+		rc = TW_EIO;
+	}
+	closedir(d);
+out:
+	return rc;
+}
+
+int plat_remove_tree(const char *path, struct buf *err)
+{
+	struct stat st;
+	int fd;
+	int rc = 0;
+
+	if (lstat(path, &st) != 0) {
+		if (errno != ENOENT) {
+			buf_errf(err, "could not stat \"%s\": %s", path,
+				 plat_strerror(errno));
+			rc = TW_EIO;
+		}
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		/* A file or a symbolic link: the link itself goes. */
+		if (unlink(path) != 0 && errno != ENOENT) {
+			buf_errf(err, "could not remove \"%s\": %s", path,
+				 plat_strerror(errno));
+			rc = TW_EIO;
+		}
+		goto out;
+	}
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		buf_errf(err, "could not open directory \"%s\": %s", path,
+			 plat_strerror(errno));
+		rc = TW_EIO;
+		goto out;
+	}
+	if (remove_entries(fd, path, 0, err) < 0)
+		rc = TW_EIO;
+	if (rmdir(path) != 0 && errno != ENOENT) {
+		buf_errf(err, "could not remove directory \"%s\": %s", path,
+			 plat_strerror(errno));
+		rc = TW_EIO;
+	}
+out:
+	return rc;
 }

@@ -614,3 +614,124 @@ const char *plat_strerror(int errnum)
 		snprintf(tls, sizeof(tls), "unknown error %d", errnum);
 	return tls;
 }
+
+/* --- removing a tree ------------------------------------------------------ */
+
+/* Deeper trees are refused rather than recursing without bound. */
+#define REMOVE_TREE_MAX_DEPTH 128
+
+/*
+ * remove_wide() removes the file, link or directory w (UTF-16) whose
+ * attributes are attr. A reparse point (symbolic link, junction, mount
+ * point) is removed as the link itself, with RemoveDirectoryW for a
+ * directory link and DeleteFileW otherwise, and never entered: entering a
+ * junction would delete whatever it points at. A read-only attribute is
+ * cleared first because DeleteFileW refuses read-only files. path is the
+ * UTF-8 name, for messages.
+ */
+static int remove_wide(const wchar_t *w, DWORD attr, const char *path,
+		       int depth, struct buf *err);
+
+/* Removes everything inside directory w; 0 or TW_EIO. */
+static int remove_children(const wchar_t *w, const char *path, int depth,
+			   struct buf *err)
+{
+	size_t n = wcslen(w);
+	wchar_t *pattern = xmalloc((n + 3) * sizeof(wchar_t));
+	WIN32_FIND_DATAW fd;
+	HANDLE h;
+	int rc = 0;
+
+	memcpy(pattern, w, n * sizeof(wchar_t));
+	pattern[n] = L'\\';
+	pattern[n + 1] = L'*';
+	pattern[n + 2] = L'\0';
+	h = FindFirstFileW(pattern, &fd);
+	if (h == INVALID_HANDLE_VALUE) {
+		DWORD e = GetLastError();
+
+		if (e != ERROR_FILE_NOT_FOUND) {
+			buf_errf(err, "could not read directory \"%s\": %s",
+				 path, plat__win_strerror(e));
+			rc = TW_EIO;
+		}
+		goto out;
+	}
+	do {
+		size_t m = wcslen(fd.cFileName);
+		wchar_t *child;
+
+		if (wcscmp(fd.cFileName, L".") == 0 ||
+		    wcscmp(fd.cFileName, L"..") == 0)
+			continue;
+		child = xmalloc((n + m + 2) * sizeof(wchar_t));
+		memcpy(child, w, n * sizeof(wchar_t));
+		child[n] = L'\\';
+		memcpy(child + n + 1, fd.cFileName, (m + 1) * sizeof(wchar_t));
+		if (remove_wide(child, fd.dwFileAttributes, path, depth + 1,
+				err) < 0)
+			rc = TW_EIO;
+		free(child);
+	} while (FindNextFileW(h, &fd));
+	FindClose(h);
+out:
+	free(pattern);
+	return rc;
+}
+
+static int remove_wide(const wchar_t *w, DWORD attr, const char *path,
+		       int depth, struct buf *err)
+{
+	bool is_dir = (attr & FILE_ATTRIBUTE_DIRECTORY) != 0;
+	bool is_link = (attr & FILE_ATTRIBUTE_REPARSE_POINT) != 0;
+	BOOL ok;
+	int rc = 0;
+
+	if (depth > REMOVE_TREE_MAX_DEPTH) {
+		buf_errf(err, "could not remove \"%s\": tree too deep", path);
+		rc = TW_EIO;
+		goto out;
+	}
+	if (attr & FILE_ATTRIBUTE_READONLY)
+		SetFileAttributesW(w, attr & ~(DWORD)FILE_ATTRIBUTE_READONLY);
+	if (is_dir && !is_link && remove_children(w, path, depth, err) < 0)
+		rc = TW_EIO;
+	if (is_dir)
+		ok = RemoveDirectoryW(w);
+	else
+		ok = DeleteFileW(w);
+	if (!ok && !is_not_found(GetLastError())) {
+		buf_errf(err, "could not remove \"%s\" (or an entry in it): %s",
+			 path, plat__win_strerror(GetLastError()));
+		rc = TW_EIO;
+	}
+out:
+	return rc;
+}
+
+int plat_remove_tree(const char *path, struct buf *err)
+{
+	wchar_t *w = wide_path(path, "remove", err);
+	DWORD attr;
+	int rc = 0;
+
+	if (!w) {
+		rc = TW_EINVAL;
+		goto out;
+	}
+	attr = GetFileAttributesW(w);
+	if (attr == INVALID_FILE_ATTRIBUTES) {
+		DWORD e = GetLastError();
+
+		if (!is_not_found(e)) {
+			buf_errf(err, "could not remove \"%s\": %s", path,
+				 plat__win_strerror(e));
+			rc = TW_EIO;
+		}
+		goto out;
+	}
+	rc = remove_wide(w, attr, path, 0, err);
+out:
+	free(w);
+	return rc;
+}

@@ -1,0 +1,140 @@
+/*
+ * sandbox.c - the portable half of the supervisor: outcome names, the limit
+ * decisions (sbx__judge) and the job directory. Everything that touches a
+ * process is in sandbox_posix.c or sandbox_win.c; see
+ * docs/internals/sandbox.md.
+ */
+#include "core/compat.h"
+#include "core/err.h"
+#include "platform/plat.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/sandbox_int.h"
+
+const char *sbx_outcome_name(enum sbx_outcome o)
+{
+	const char *name = "unknown";
+
+	switch (o) {
+	case SBX_RUNNING:
+		name = "running";
+		break;
+	case SBX_EXITED:
+		name = "exited";
+		break;
+	case SBX_KILLED_TIMEOUT:
+		name = "killed:timeout";
+		break;
+	case SBX_KILLED_MEMORY:
+		name = "killed:memory";
+		break;
+	case SBX_KILLED_CPU:
+		name = "killed:cpu";
+		break;
+	case SBX_CRASHED:
+		name = "crashed";
+		break;
+	case SBX_CANCELLED:
+		name = "cancelled";
+		break;
+	}
+	return name;
+}
+
+/* The average CPU % of run up to sample s (0 for an empty run). */
+static double run_percent(const struct sbx__cpu_run *run,
+			  const struct sbx_sample *s)
+{
+	int64_t ms = s->wall_ms - run->since_ms;
+
+	if (run->since_ms < 0 || ms <= 0)
+		return 0;
+	return 100.0 * (s->cpu_seconds - run->since_cpu) * 1000.0 / (double)ms;
+}
+
+enum sbx_outcome sbx__judge(const struct sbx_limits *l,
+			    const struct sbx_sample *s,
+			    struct sbx__cpu_run *run)
+{
+	enum sbx_outcome why = SBX_RUNNING;
+	bool cpu_check = l->cpu_percent > 0 && l->cpu_grace_ms > 0;
+
+	if (l->wall_ms > 0 && s->wall_ms >= l->wall_ms) {
+		why = SBX_KILLED_TIMEOUT;
+		goto out;
+	}
+	if (l->memory_bytes > 0 && (s->rss_bytes > l->memory_bytes ||
+				    s->commit_bytes > l->memory_bytes)) {
+		why = SBX_KILLED_MEMORY;
+		goto out;
+	}
+	if (cpu_check && run->since_ms >= 0 &&
+	    run_percent(run, s) > l->cpu_percent) {
+		if (s->wall_ms - run->since_ms >= l->cpu_grace_ms) {
+			why = SBX_KILLED_CPU;
+			goto out;
+		}
+	} else if (cpu_check && s->cpu_percent > l->cpu_percent) {
+		/* A new run, or one whose average fell below the limit
+		 * starting again from here. */
+		run->since_ms = s->wall_ms;
+		run->since_cpu = s->cpu_seconds;
+	} else {
+		run->since_ms = -1;
+	}
+	if (l->cpu_seconds > 0 &&
+	    s->cpu_seconds >= (double)(l->cpu_seconds + SBX__CPU_TREE_SLACK_S))
+		why = SBX_KILLED_CPU;
+out:
+	return why;
+}
+
+int64_t sbx__os_memory_limit(int64_t memory_bytes)
+{
+	int64_t extra;
+
+	if (memory_bytes <= 0)
+		return 0;
+	extra = memory_bytes / 4;
+	if (extra < (int64_t)64 * 1024 * 1024)
+		extra = (int64_t)64 * 1024 * 1024;
+	if (memory_bytes > INT64_MAX - extra)
+		return INT64_MAX;
+	return memory_bytes + extra;
+}
+
+int sbx__job_dir(const char *sandbox_dir, int64_t job_id, struct buf *out,
+		 struct buf *err)
+{
+	size_t n;
+	int rc = 0;
+
+	if (!sandbox_dir || !*sandbox_dir || job_id < 0) {
+		buf_errf(err, "invalid sandbox directory or job id");
+		rc = TW_EINVAL;
+		goto out;
+	}
+	n = strlen(sandbox_dir);
+	while (n > 1 &&
+	       (sandbox_dir[n - 1] == '/' || sandbox_dir[n - 1] == TW_PATH_SEP))
+		n--;
+	rc = buf_addf(out, "%.*s%c%" PRId64, (int)n, sandbox_dir, TW_PATH_SEP,
+		      job_id);
+	if (rc < 0)
+		buf_errf(err, "sandbox directory path too long");
+out:
+	return rc;
+}
+
+int sbx__make_job_dir(const char *dir, struct buf *err)
+{
+	int rc;
+
+	/* A leftover means a worker died before cleaning up; its content
+	 * belongs to another run and must not be visible to this one. */
+	rc = plat_remove_tree(dir, err);
+	if (rc < 0)
+		goto out;
+	rc = plat_mkdir_p(dir, err);
+out:
+	return rc;
+}

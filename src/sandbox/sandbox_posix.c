@@ -1,0 +1,885 @@
+/*
+ * sandbox_posix.c - the supervisor on Linux (and, minus PR_SET_PDEATHSIG
+ * and /proc sampling, other POSIX systems): fork + exec with the rules of
+ * plat_proc.c (everything prepared before fork, async-signal-safe calls only
+ * in the child, exec errors through a CLOEXEC pipe), OS limits set in the
+ * child before exec, and a monitor that samples /proc. The design and the
+ * exit classification are in docs/internals/sandbox.md.
+ */
+#include "core/compat.h"
+#include "core/err.h"
+#include "core/mem.h"
+#include "platform/plat.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/sandbox_int.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+/* One read() from a child's pipe. */
+#define SBX_CHUNK 65536
+/* Bytes read per sbx_read() call, so a chatty child cannot starve the
+ * caller's other duties (sampling, heartbeats). */
+#define SBX_READ_BURST ((size_t)4 * 1024 * 1024)
+/* sbx_wait() polls at most this often while a timeout runs. */
+#define SBX_WAIT_SLICE_MS 20
+
+/* What the child reports when it cannot exec. */
+enum child_stage {
+	STAGE_PARENT = 1,
+	STAGE_STREAMS,
+	STAGE_DIR,
+	STAGE_LIMITS,
+	STAGE_EXEC
+};
+
+struct child_failure {
+	int stage;
+	int err;
+};
+
+/* The OS limits, computed in the parent because the child may not
+ * allocate or call non-async-signal-safe functions. */
+struct child_limits {
+	int resource[5];
+	struct rlimit value[5];
+	int n;
+};
+
+struct sbx_child {
+	pid_t pid;
+	int fd[3]; /* our ends: stdin (write), stdout, stderr (read) */
+	char *dir;
+	struct sbx_limits limits;
+	long clk_tck;
+	long page_size;
+	int64_t start_ms;
+	int64_t last_ms;
+	double last_cpu;
+	struct sbx__cpu_run cpu_run;
+	enum sbx_outcome killed_why; /* SBX_RUNNING until we kill */
+	bool reaped;
+	struct sbx_sample last;
+	struct sbx_exit exit;
+};
+
+/* Closes every descriptor in [lo, hi] (hi may be INT_MAX);
+ * async-signal-safe. */
+static void close_fd_range(int lo, int hi)
+{
+	long max;
+	int fd;
+
+	if (lo > hi)
+		return;
+#if defined(__linux__) && defined(SYS_close_range)
+	/* Linux 5.9+: one system call instead of a loop. */
+	if (syscall(SYS_close_range, (unsigned int)lo, (unsigned int)hi, 0) ==
+	    0)
+		return;
+#endif
+	max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (fd = lo; fd <= hi && fd < max; fd++)
+		close(fd);
+}
+
+/* Writes a failure report to the parent and exits; async-signal-safe. */
+static TW_NORETURN void child_fail(int repw, int stage, int e)
+{
+	struct child_failure f;
+	ssize_t w;
+
+	f.stage = stage;
+	f.err = e;
+	do {
+		w = write(repw, &f, sizeof(f));
+	} while (w < 0 && errno == EINTR);
+	_exit(127);
+}
+
+/*
+ * child_exec() runs in the forked child and never returns. Only
+ * async-signal-safe calls from here on. pipes holds the child's ends:
+ * stdin (read), stdout, stderr (write).
+ */
+static TW_NORETURN void child_exec(const struct sbx_opts *opts,
+				   char *const *envp, const char *dir,
+				   const struct child_limits *lim, pid_t parent,
+				   const int pipes[3], int repw)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int fds[3];
+	int i, sig;
+
+	/* Own process group: a kill of -pid takes everything the child
+	 * starts, and a Ctrl-C to the worker's terminal does not reach it. */
+	setpgid(0, 0);
+#ifdef __linux__
+	/*
+	 * Die with the worker, even on kill -9. PDEATHSIG fires when the
+	 * thread that forked exits, so the worker spawns from long-lived
+	 * threads. The worker may have died between fork() and prctl(): then
+	 * we were re-parented already and getppid() tells.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+		child_fail(repw, STAGE_PARENT, errno);
+#endif
+	if (getppid() != parent)
+		_exit(127);
+
+	/* The worker blocks or ignores some signals (plat_shutdown_init);
+	 * mask and SIG_IGN survive exec, SIG_DFL is what a child expects. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL); /* fails harmlessly for KILL/STOP */
+
+	/* Move our descriptors above 2 first: a parent started with 0, 1 or
+	 * 2 closed can get them from pipe2(), and dup2() onto those would
+	 * clobber one with another. */
+	repw = fcntl(repw, F_DUPFD_CLOEXEC, 3);
+	if (repw < 0)
+		_exit(127);
+	for (i = 0; i < 3; i++) {
+		fds[i] = fcntl(pipes[i], F_DUPFD_CLOEXEC, 3);
+		if (fds[i] < 0)
+			child_fail(repw, STAGE_STREAMS, errno);
+	}
+	for (i = 0; i < 3; i++) {
+		if (dup2(fds[i], i) < 0) /* dup2 clears CLOEXEC */
+			child_fail(repw, STAGE_STREAMS, errno);
+	}
+	/* Only the three pipe ends (and the report pipe, CLOEXEC) stay. */
+	close_fd_range(3, repw - 1);
+	close_fd_range(repw + 1, INT_MAX);
+
+	if (chdir(dir) != 0)
+		child_fail(repw, STAGE_DIR, errno);
+	/* Last, so RLIMIT_NOFILE cannot break the steps above. */
+	for (i = 0; i < lim->n; i++) {
+		if (setrlimit(lim->resource[i], &lim->value[i]) != 0)
+			child_fail(repw, STAGE_LIMITS, errno);
+	}
+	execve(opts->argv[0], (char *const *)opts->argv, envp);
+	child_fail(repw, STAGE_EXEC, errno);
+}
+
+/*
+ * add_limit() records resource = soft/hard for the child, clamped to the
+ * current hard limit: an unprivileged process may lower but not raise it,
+ * and a limit already stricter than asked is kept.
+ */
+static void add_limit(struct child_limits *lim, int resource, rlim_t soft,
+		      rlim_t hard)
+{
+	struct rlimit cur, want;
+
+	want.rlim_cur = soft;
+	want.rlim_max = hard;
+	if (getrlimit(resource, &cur) == 0 && cur.rlim_max != RLIM_INFINITY) {
+		if (want.rlim_max > cur.rlim_max)
+			want.rlim_max = cur.rlim_max;
+		if (want.rlim_cur > cur.rlim_max)
+			want.rlim_cur = cur.rlim_max;
+	}
+	lim->resource[lim->n] = resource;
+	lim->value[lim->n] = want;
+	lim->n++;
+}
+
+static void prepare_limits(const struct sbx_limits *l, struct child_limits *lim)
+{
+	int64_t mem = sbx__os_memory_limit(l->memory_bytes);
+
+	lim->n = 0;
+	/* A core dump of a data job holds its data; never write one. */
+	add_limit(lim, RLIMIT_CORE, 0, 0);
+	if (mem > 0)
+		add_limit(lim, RLIMIT_DATA, (rlim_t)mem, (rlim_t)mem);
+	/* SIGXCPU at the soft limit; a child that catches or ignores it gets
+	 * SIGKILL one second later at the hard limit. */
+	if (l->cpu_seconds > 0)
+		add_limit(lim, RLIMIT_CPU, (rlim_t)l->cpu_seconds,
+			  (rlim_t)l->cpu_seconds + 1);
+	if (l->file_bytes > 0)
+		add_limit(lim, RLIMIT_FSIZE, (rlim_t)l->file_bytes,
+			  (rlim_t)l->file_bytes);
+	if (l->max_files > 0)
+		add_limit(lim, RLIMIT_NOFILE, (rlim_t)l->max_files,
+			  (rlim_t)l->max_files);
+}
+
+/* Frees a NULL-terminated array of strings. */
+static void free_strv(char **v)
+{
+	size_t i;
+
+	for (i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/*
+ * build_env() returns a NULL-terminated "KEY=VALUE" array (freed with
+ * free_strv): each name of allow that is set in our environment, then
+ * extra. Nothing else of the worker's environment is passed.
+ */
+static char **build_env(const char *const *allow, const char *const *extra)
+{
+	size_t n = 1, i = 0;
+	char **env;
+
+	for (const char *const *p = allow; p && *p; p++)
+		n++;
+	for (const char *const *p = extra; p && *p; p++)
+		n++;
+	env = xcalloc(n, sizeof(*env));
+	for (const char *const *p = allow; p && *p; p++) {
+		const char *v = getenv(*p);
+		struct buf kv = BUF_INIT((size_t)1024 * 1024);
+
+		if (!v || strchr(*p, '='))
+			continue;
+		/* A value past 1 MiB is not passed (execve would refuse). */
+		if (buf_addf(&kv, "%s=%s", *p, v) == 0)
+			env[i++] = buf_detach(&kv, NULL);
+		buf_release(&kv);
+	}
+	for (const char *const *p = extra; p && *p; p++)
+		env[i++] = xstrdup(*p);
+	env[i] = NULL;
+	return env;
+}
+
+/* Reads the exec report: true and *f filled when the child failed. */
+static bool read_failure(int fd, struct child_failure *f)
+{
+	size_t got = 0;
+
+	while (got < sizeof(*f)) {
+		ssize_t n = read(fd, (char *)f + got, sizeof(*f) - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return got == sizeof(*f);
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static const char *stage_name(int stage)
+{
+	switch (stage) {
+	case STAGE_PARENT:
+		return "could not tie it to the worker's life";
+	case STAGE_STREAMS:
+		return "could not set up its standard streams";
+	case STAGE_DIR:
+		return "could not enter its job directory";
+	case STAGE_LIMITS:
+		return "could not set its resource limits";
+	default:
+		return "could not execute it";
+	}
+}
+
+int sbx_spawn(const struct sbx_opts *opts, struct sbx_child **out,
+	      struct buf *err)
+{
+	struct buf dir = BUF_INIT(PATH_MAX * 4);
+	struct child_limits lim;
+	struct sbx_child *c = NULL;
+	int pipes[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } };
+	int repp[2] = { -1, -1 };
+	char **envp = NULL;
+	struct child_failure f;
+	pid_t parent = getpid();
+	pid_t pid;
+	int i, rc;
+
+	if (!opts || !opts->argv || !opts->argv[0] || !out)
+		TW_BUG("sbx_spawn() without a command");
+	*out = NULL;
+	if (opts->argv[0][0] != '/') {
+		buf_errf(err, "could not start \"%s\": not an absolute path",
+			 opts->argv[0]);
+		rc = TW_EINVAL;
+		goto out;
+	}
+	rc = sbx__job_dir(opts->sandbox_dir, opts->job_id, &dir, err);
+	if (rc < 0)
+		goto out;
+	rc = sbx__make_job_dir(dir.ptr, err);
+	if (rc < 0)
+		goto out;
+	envp = build_env(opts->env_allow, opts->env_extra);
+	prepare_limits(&opts->limits, &lim);
+	/* All CLOEXEC from birth: a fork in another thread (another job's
+	 * spawn) must not inherit them, or our child never sees EOF. */
+	for (i = 0; i < 3; i++) {
+		if (pipe2(pipes[i], O_CLOEXEC) != 0)
+			goto pipe_fail;
+	}
+	if (pipe2(repp, O_CLOEXEC) != 0)
+		goto pipe_fail;
+
+	c = xcalloc(1, sizeof(*c));
+	c->pid = -1;
+	c->limits = opts->limits;
+	c->dir = buf_detach(&dir, NULL);
+	c->clk_tck = sysconf(_SC_CLK_TCK);
+	c->page_size = sysconf(_SC_PAGESIZE);
+	c->cpu_run.since_ms = -1;
+	c->killed_why = SBX_RUNNING;
+	c->fd[0] = pipes[0][1];
+	c->fd[1] = pipes[1][0];
+	c->fd[2] = pipes[2][0];
+	pipes[0][1] = -1; /* owned by c now */
+	pipes[1][0] = -1;
+	pipes[2][0] = -1;
+	c->start_ms = plat_monotonic_ms();
+	c->last_ms = c->start_ms;
+
+	pid = fork();
+	if (pid < 0) {
+		buf_errf(err, "could not fork to run \"%s\": %s", opts->argv[0],
+			 plat_strerror(errno));
+		rc = TW_EIO;
+		goto out;
+	}
+	if (pid == 0) {
+		int child_ends[3] = { pipes[0][0], pipes[1][1], pipes[2][1] };
+
+		child_exec(opts, envp, c->dir, &lim, parent, child_ends,
+			   repp[1]);
+	}
+	c->pid = pid;
+	/* Also from the parent, so a kill of the group right after
+	 * sbx_spawn() returns cannot miss a child not yet scheduled. */
+	setpgid(pid, pid);
+	close_fd(&pipes[0][0]);
+	close_fd(&pipes[1][1]);
+	close_fd(&pipes[2][1]);
+	close_fd(&repp[1]);
+	for (i = 0; i < 3; i++)
+		fcntl(c->fd[i], F_SETFL, fcntl(c->fd[i], F_GETFL) | O_NONBLOCK);
+
+	if (read_failure(repp[0], &f)) {
+		buf_errf(err, "could not start \"%s\": %s: %s", opts->argv[0],
+			 stage_name(f.stage), plat_strerror(f.err));
+		rc = TW_EIO;
+		goto out;
+	}
+	*out = c;
+	c = NULL; /* the caller's now */
+	rc = 0;
+	goto out;
+pipe_fail:
+	buf_errf(err, "could not create pipes to run \"%s\": %s", opts->argv[0],
+		 plat_strerror(errno));
+	rc = TW_EIO;
+out:
+	for (i = 0; i < 3; i++) {
+		close_fd(&pipes[i][0]);
+		close_fd(&pipes[i][1]);
+	}
+	close_fd(&repp[0]);
+	close_fd(&repp[1]);
+	if (c) {
+		sbx_child_free(c);
+	} else if (rc < 0 && dir.len > 0) {
+		plat_remove_tree(dir.ptr, NULL);
+	}
+	free_strv(envp);
+	buf_release(&dir);
+	return rc;
+}
+
+/*
+ * write_nosigpipe() is write() without SIGPIPE: a child that exited makes
+ * the write fail with EPIPE, and the signal that comes with it would kill a
+ * worker that has not ignored SIGPIPE (tests, embedders). The signal is
+ * blocked in this thread for the call and a pending one is consumed, the
+ * method of git's and libcurl's SIGPIPE handling.
+ */
+static ssize_t write_nosigpipe(int fd, const void *data, size_t len)
+{
+	sigset_t pipe_set, old;
+	struct timespec zero = { 0, 0 };
+	ssize_t n;
+	int e;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	n = write(fd, data, len);
+	e = errno;
+	if (n < 0 && e == EPIPE && !sigismember(&old, SIGPIPE)) {
+		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 &&
+		       errno == EINTR)
+			;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = e;
+	return n;
+}
+
+int sbx_write(struct sbx_child *c, const void *data, size_t len,
+	      struct buf *err)
+{
+	const char *p = data;
+	int rc = 0;
+
+	if (c->fd[0] < 0) {
+		buf_errf(err, "could not write to the child: stdin is closed");
+		rc = TW_EIO;
+		goto out;
+	}
+	while (len > 0) {
+		ssize_t n = write_nosigpipe(c->fd[0], p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd pfd = { c->fd[0], POLLOUT, 0 };
+
+			poll(&pfd, 1, 250);
+			continue;
+		}
+		if (n < 0) {
+			buf_errf(err, "could not write to the child: %s",
+				 plat_strerror(errno));
+			rc = TW_EIO;
+			goto out;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+out:
+	return rc;
+}
+
+void sbx_close_stdin(struct sbx_child *c)
+{
+	close_fd(&c->fd[0]);
+}
+
+int sbx_read(struct sbx_child *c, int which, struct buf *out,
+	     int64_t timeout_ms, bool *eof, struct buf *err)
+{
+	char chunk[SBX_CHUNK];
+	size_t total = 0;
+	int *fd;
+	int rc = 0;
+
+	if (which != 1 && which != 2)
+		TW_BUG("sbx_read() of stream %d", which);
+	fd = &c->fd[which];
+	*eof = *fd < 0;
+	if (*eof)
+		goto out;
+	if (timeout_ms != 0) {
+		struct pollfd pfd = { *fd, POLLIN, 0 };
+		int t = timeout_ms < 0 || timeout_ms > INT_MAX
+				? -1
+				: (int)timeout_ms;
+		int r;
+
+		do {
+			r = poll(&pfd, 1, t);
+		} while (r < 0 && errno == EINTR);
+		if (r == 0)
+			goto out;
+	}
+	while (total < SBX_READ_BURST) {
+		size_t room = out->cap - out->len;
+		ssize_t n;
+
+		if (room == 0) {
+			buf_errf(err, "the child's output exceeds %zu bytes",
+				 out->cap);
+			rc = TW_ETOOBIG;
+			goto out;
+		}
+		n = read(*fd, chunk,
+			 room < sizeof(chunk) ? room : sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0) {
+			buf_errf(err, "could not read from the child: %s",
+				 plat_strerror(errno));
+			rc = TW_EIO;
+			goto out;
+		}
+		if (n == 0) {
+			close_fd(fd);
+			*eof = true;
+			break;
+		}
+		buf_add(out, chunk, (size_t)n);
+		total += (size_t)n;
+	}
+out:
+	return rc;
+}
+
+/*
+ * read_proc() reads a small /proc file into b (reset first); false when it
+ * is gone (the process exited) or unreadable.
+ */
+static bool read_proc(const char *path, char *b, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t got = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	while (got + 1 < size) {
+		n = read(fd, b + got, size - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	b[got] = '\0';
+	return got > 0;
+}
+
+struct proc_stat {
+	long pgrp;
+	unsigned long long cpu_ticks; /* utime + stime + cutime + cstime */
+};
+
+/*
+ * parse_stat() reads /proc/<pid>/stat. The command name (field 2) is in
+ * parentheses and may hold spaces and ')', so fields are counted from the
+ * last ')'. Fields (proc(5)): 5 pgrp, 14 utime, 15 stime, 16 cutime,
+ * 17 cstime.
+ */
+static bool parse_stat(const char *pid, struct proc_stat *ps)
+{
+	char path[320], text[1024];
+	const char *p;
+	int field;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	if (!read_proc(path, text, sizeof(text)))
+		return false;
+	p = strrchr(text, ')');
+	if (!p)
+		return false;
+	p++;
+	memset(ps, 0, sizeof(*ps));
+	for (field = 3; field <= 17 && *p; field++) {
+		char *end;
+
+		while (*p == ' ')
+			p++;
+		if (field == 5)
+			ps->pgrp = strtol(p, &end, 10);
+		else if (field >= 14 && field <= 17)
+			ps->cpu_ticks += strtoull(p, &end, 10);
+		while (*p && *p != ' ')
+			p++;
+	}
+	return field > 17;
+}
+
+/*
+ * read_statm() reads the resident size (field 2, what psutil reports as
+ * rss; stat's field 24 comes from per-thread cached counters and lags) and
+ * the committed data (field 6: data + stack, what RLIMIT_DATA limits on
+ * Linux 4.7+ apart from the stack) of pid, in pages.
+ */
+static void read_statm(const char *pid, long long *rss, long long *data)
+{
+	char path[320], text[256];
+	long long v[6] = { 0 };
+
+	snprintf(path, sizeof(path), "/proc/%s/statm", pid);
+	if (!read_proc(path, text, sizeof(text)))
+		return;
+	if (sscanf(text, "%lld %lld %lld %lld %lld %lld", &v[0], &v[1], &v[2],
+		   &v[3], &v[4], &v[5]) != 6)
+		return;
+	*rss += v[1];
+	*data += v[5];
+}
+
+/*
+ * sample_tree() sums CPU time, resident and committed memory over the
+ * child's process group: the child itself plus everything it started that
+ * stayed in the group. Grandchildren that left the group (setsid) are not
+ * seen; see docs/internals/sandbox.md. Returns false when /proc has
+ * nothing on the child.
+ */
+static bool sample_tree(struct sbx_child *c, struct sbx_sample *s)
+{
+	char self[32];
+	struct proc_stat ps;
+	unsigned long long ticks = 0;
+	long long rss = 0, data = 0;
+	bool found = false;
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(self, sizeof(self), "%ld", (long)c->pid);
+	d = opendir("/proc");
+	while (d) {
+		de = readdir(d);
+		if (!de)
+			break;
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		if (!parse_stat(de->d_name, &ps))
+			continue;
+		if (ps.pgrp != (long)c->pid && strcmp(de->d_name, self) != 0)
+			continue;
+		found = found || strcmp(de->d_name, self) == 0;
+		ticks += ps.cpu_ticks;
+		read_statm(de->d_name, &rss, &data);
+	}
+	if (d)
+		closedir(d);
+	if (!found)
+		return false;
+	s->cpu_seconds = c->clk_tck > 0 ? (double)ticks / (double)c->clk_tck
+					: 0;
+	s->rss_bytes = rss * c->page_size;
+	s->commit_bytes = data * c->page_size;
+	return true;
+}
+
+/*
+ * has_exited() tells whether pid has ended, without reaping it. sbx_poll()
+ * asks first so that a child that exited just before its time was up is
+ * classified by how it ended, not judged (and "killed") as a zombie.
+ */
+static bool has_exited(pid_t pid)
+{
+	siginfo_t info;
+
+	memset(&info, 0, sizeof(info));
+	if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0)
+		return false;
+	return info.si_pid == pid;
+}
+
+enum sbx_outcome sbx_poll(struct sbx_child *c, struct sbx_sample *sample)
+{
+	struct sbx_sample s = c->last;
+	enum sbx_outcome why;
+	int64_t now = plat_monotonic_ms();
+
+	if (!c->reaped && c->pid > 0 && has_exited(c->pid))
+		sbx_wait(c, 0, NULL, NULL);
+	if (c->reaped) {
+		why = c->exit.outcome;
+		goto out;
+	}
+	s.wall_ms = now - c->start_ms;
+	if (sample_tree(c, &s)) {
+		double dt = (double)(now - c->last_ms) / 1000.0;
+
+		/* psutil's formula: not divided by the number of cores. */
+		if (dt > 0) {
+			s.cpu_percent =
+				100.0 * (s.cpu_seconds - c->last_cpu) / dt;
+			if (s.cpu_percent < 0)
+				s.cpu_percent = 0;
+			c->last_cpu = s.cpu_seconds;
+			c->last_ms = now;
+		}
+		if (s.rss_bytes > s.peak_rss_bytes)
+			s.peak_rss_bytes = s.rss_bytes;
+	}
+	c->last = s;
+	why = c->killed_why;
+	if (why != SBX_RUNNING)
+		goto out;
+	why = sbx__judge(&c->limits, &s, &c->cpu_run);
+	if (why != SBX_RUNNING)
+		sbx_kill(c, why);
+out:
+	if (sample)
+		*sample = c->last;
+	return why;
+}
+
+void sbx_kill(struct sbx_child *c, enum sbx_outcome why)
+{
+	if (c->pid <= 0 || c->reaped)
+		return;
+	/* The first reason wins: a cancel after a timeout kill is still a
+	 * timeout. */
+	if (c->killed_why == SBX_RUNNING)
+		c->killed_why = why;
+	/* The group, then the child should it have left the group. Until it
+	 * is reaped the child's pid cannot be reused, so neither can hit a
+	 * stranger. */
+	kill(-c->pid, SIGKILL);
+	kill(c->pid, SIGKILL);
+}
+
+/* The outcome of a reaped child with wait status st and CPU time cpu_s. */
+static void classify(struct sbx_child *c, int st, double cpu_s)
+{
+	struct sbx_exit *ex = &c->exit;
+	int sig;
+
+	memset(ex, 0, sizeof(*ex));
+	ex->last = c->last;
+	if (cpu_s > ex->last.cpu_seconds)
+		ex->last.cpu_seconds = cpu_s;
+	if (c->killed_why != SBX_RUNNING) {
+		/* Our kill wins over how it looks: a child we killed for
+		 * memory may have exited on its own failed malloc meanwhile,
+		 * but the reason it stopped is ours. */
+		ex->outcome = c->killed_why;
+		if (WIFSIGNALED(st))
+			ex->signal = WTERMSIG(st);
+		else if (WIFEXITED(st))
+			ex->exit_code = WEXITSTATUS(st);
+		return;
+	}
+	if (WIFEXITED(st)) {
+		ex->outcome = SBX_EXITED;
+		ex->exit_code = WEXITSTATUS(st);
+		return;
+	}
+	sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+	ex->signal = sig;
+	ex->outcome = SBX_CRASHED;
+	/* RLIMIT_CPU: SIGXCPU at the soft limit, SIGKILL at the hard one.
+	 * A SIGKILL we did not send counts as the backstop only when the
+	 * child's CPU time says so (the OOM killer sends SIGKILL too). */
+	if (sig == SIGXCPU)
+		ex->outcome = SBX_KILLED_CPU;
+	else if (sig == SIGKILL && c->limits.cpu_seconds > 0 &&
+		 cpu_s >= (double)c->limits.cpu_seconds)
+		ex->outcome = SBX_KILLED_CPU;
+}
+
+int sbx_wait(struct sbx_child *c, int64_t timeout_ms, struct sbx_exit *ex,
+	     struct buf *err)
+{
+	int64_t deadline = timeout_ms < 0 ? -1
+					  : plat_monotonic_ms() + timeout_ms;
+	int backoff = 1;
+	siginfo_t info;
+	struct rusage ru;
+	int st = 0;
+	pid_t r;
+	int rc = 0;
+
+	if (c->reaped)
+		goto done;
+	if (c->pid <= 0)
+		TW_BUG("sbx_wait() on a child that never started");
+	/*
+	 * Wait without reaping (WNOWAIT) first: while the child is a zombie
+	 * its pid, and so its process group id, cannot be reused, so the
+	 * group kill below reaches only its own strays (a grandchild left
+	 * running) and never a stranger.
+	 */
+	for (;;) {
+		int flags = WEXITED | WNOWAIT | (timeout_ms < 0 ? 0 : WNOHANG);
+
+		memset(&info, 0, sizeof(info));
+		r = waitid(P_PID, (id_t)c->pid, &info, flags);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			buf_errf(err, "could not wait for child %ld: %s",
+				 (long)c->pid, plat_strerror(errno));
+			rc = TW_EIO;
+			goto out;
+		}
+		if (info.si_pid == c->pid)
+			break;
+		if (plat_monotonic_ms() >= deadline) {
+			rc = TW_ETIMEOUT;
+			goto out;
+		}
+		plat_sleep_ms(backoff);
+		if (backoff < SBX_WAIT_SLICE_MS)
+			backoff *= 2;
+	}
+	kill(-c->pid, SIGKILL);
+	do {
+		r = wait4(c->pid, &st, 0, &ru);
+	} while (r < 0 && errno == EINTR);
+	if (r != c->pid) {
+		buf_errf(err, "could not reap child %ld: %s", (long)c->pid,
+			 plat_strerror(errno));
+		rc = TW_EIO;
+		goto out;
+	}
+	c->reaped = true;
+	c->last.wall_ms = plat_monotonic_ms() - c->start_ms;
+	classify(c, st,
+		 (double)ru.ru_utime.tv_sec +
+			 (double)ru.ru_utime.tv_usec / 1e6 +
+			 (double)ru.ru_stime.tv_sec +
+			 (double)ru.ru_stime.tv_usec / 1e6);
+done:
+	if (ex)
+		*ex = c->exit;
+out:
+	return rc;
+}
+
+void sbx_child_free(struct sbx_child *c)
+{
+	int i;
+
+	if (!c)
+		return;
+	if (c->pid > 0 && !c->reaped) {
+		sbx_kill(c, SBX_CANCELLED);
+		sbx_wait(c, -1, NULL, NULL);
+	}
+	for (i = 0; i < 3; i++)
+		close_fd(&c->fd[i]);
+	if (c->dir)
+		plat_remove_tree(c->dir, NULL);
+	free(c->dir);
+	free(c);
+}
+
+long sbx_child_pid(const struct sbx_child *c)
+{
+	return (long)c->pid;
+}
