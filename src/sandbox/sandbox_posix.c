@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "core/mem.h"
 #include "platform/plat.h"
+#include "platform/posix/posix_int.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/sandbox_int.h"
 
@@ -46,11 +47,6 @@ enum child_stage {
 	STAGE_EXEC
 };
 
-struct child_failure {
-	int stage;
-	int err;
-};
-
 /* The OS limits, computed in the parent because the child may not
  * allocate or call non-async-signal-safe functions. */
 struct child_limits {
@@ -75,42 +71,6 @@ struct sbx_child {
 	struct sbx_sample last;
 	struct sbx_exit exit;
 };
-
-/* Closes every descriptor in [lo, hi] (hi may be INT_MAX);
- * async-signal-safe. */
-static void close_fd_range(int lo, int hi)
-{
-	long max;
-	int fd;
-
-	if (lo > hi)
-		return;
-#if defined(__linux__) && defined(SYS_close_range)
-	/* Linux 5.9+: one system call instead of a loop. */
-	if (syscall(SYS_close_range, (unsigned int)lo, (unsigned int)hi, 0) ==
-	    0)
-		return;
-#endif
-	max = sysconf(_SC_OPEN_MAX);
-	if (max < 0 || max > 65536)
-		max = 65536;
-	for (fd = lo; fd <= hi && fd < max; fd++)
-		close(fd);
-}
-
-/* Writes a failure report to the parent and exits; async-signal-safe. */
-static TW_NORETURN void child_fail(int repw, int stage, int e)
-{
-	struct child_failure f;
-	ssize_t w;
-
-	f.stage = stage;
-	f.err = e;
-	do {
-		w = write(repw, &f, sizeof(f));
-	} while (w < 0 && errno == EINTR);
-	_exit(127);
-}
 
 /*
  * child_exec() runs in the forked child and never returns. Only
@@ -138,7 +98,7 @@ static TW_NORETURN void child_exec(const struct sbx_opts *opts,
 	 * we were re-parented already and getppid() tells.
 	 */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
-		child_fail(repw, STAGE_PARENT, errno);
+		plat__child_fail(repw, STAGE_PARENT, errno);
 #endif
 	if (getppid() != parent)
 		_exit(127);
@@ -162,25 +122,25 @@ static TW_NORETURN void child_exec(const struct sbx_opts *opts,
 	for (i = 0; i < 3; i++) {
 		fds[i] = fcntl(pipes[i], F_DUPFD_CLOEXEC, 3);
 		if (fds[i] < 0)
-			child_fail(repw, STAGE_STREAMS, errno);
+			plat__child_fail(repw, STAGE_STREAMS, errno);
 	}
 	for (i = 0; i < 3; i++) {
 		if (dup2(fds[i], i) < 0) /* dup2 clears CLOEXEC */
-			child_fail(repw, STAGE_STREAMS, errno);
+			plat__child_fail(repw, STAGE_STREAMS, errno);
 	}
 	/* Only the three pipe ends (and the report pipe, CLOEXEC) stay. */
-	close_fd_range(3, repw - 1);
-	close_fd_range(repw + 1, INT_MAX);
+	plat__close_fd_range(3, repw - 1);
+	plat__close_fd_range(repw + 1, INT_MAX);
 
 	if (chdir(dir) != 0)
-		child_fail(repw, STAGE_DIR, errno);
+		plat__child_fail(repw, STAGE_DIR, errno);
 	/* Last, so RLIMIT_NOFILE cannot break the steps above. */
 	for (i = 0; i < lim->n; i++) {
 		if (setrlimit(lim->resource[i], &lim->value[i]) != 0)
-			child_fail(repw, STAGE_LIMITS, errno);
+			plat__child_fail(repw, STAGE_LIMITS, errno);
 	}
 	execve(opts->argv[0], (char *const *)opts->argv, envp);
-	child_fail(repw, STAGE_EXEC, errno);
+	plat__child_fail(repw, STAGE_EXEC, errno);
 }
 
 /*
@@ -270,23 +230,6 @@ static char **build_env(const char *const *allow, const char *const *extra)
 	return env;
 }
 
-/* Reads the exec report: true and *f filled when the child failed. */
-static bool read_failure(int fd, struct child_failure *f)
-{
-	size_t got = 0;
-
-	while (got < sizeof(*f)) {
-		ssize_t n = read(fd, (char *)f + got, sizeof(*f) - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	return got == sizeof(*f);
-}
-
 static void close_fd(int *fd)
 {
 	if (*fd >= 0)
@@ -319,7 +262,7 @@ int sbx_spawn(const struct sbx_opts *opts, struct sbx_child **out,
 	int pipes[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } };
 	int repp[2] = { -1, -1 };
 	char **envp = NULL;
-	struct child_failure f;
+	struct plat__child_failure f;
 	pid_t parent = getpid();
 	pid_t pid;
 	int i, rc;
@@ -391,7 +334,7 @@ int sbx_spawn(const struct sbx_opts *opts, struct sbx_child **out,
 	for (i = 0; i < 3; i++)
 		fcntl(c->fd[i], F_SETFL, fcntl(c->fd[i], F_GETFL) | O_NONBLOCK);
 
-	if (read_failure(repp[0], &f)) {
+	if (plat__read_child_failure(repp[0], &f)) {
 		buf_errf(err, "could not start \"%s\": %s: %s", opts->argv[0],
 			 stage_name(f.stage), plat_strerror(f.err));
 		rc = TW_EIO;

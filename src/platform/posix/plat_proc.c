@@ -22,6 +22,7 @@
 #include "core/err.h"
 #include "core/mem.h"
 #include "platform/plat.h"
+#include "platform/posix/posix_int.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -52,11 +53,6 @@ struct run_user {
 
 /* What the child reports when it cannot exec. */
 enum child_stage { STAGE_STREAMS = 1, STAGE_USER, STAGE_EXEC };
-
-struct child_failure {
-	int stage;
-	int err;
-};
 
 /*
  * lookup_user() resolves name with the reentrant getpwnam_r(). Returns 0,
@@ -135,7 +131,7 @@ fail:
 }
 
 /* Closes every descriptor in [lo, hi] (hi may be INT_MAX). */
-static void close_fd_range(int lo, int hi)
+void plat__close_fd_range(int lo, int hi)
 {
 	long max;
 	int fd;
@@ -156,9 +152,9 @@ static void close_fd_range(int lo, int hi)
 }
 
 /* Writes a failure report to the parent and exits; async-signal-safe. */
-static TW_NORETURN void child_fail(int errw, int stage, int e)
+void plat__child_fail(int errw, int stage, int e)
 {
-	struct child_failure f;
+	struct plat__child_failure f;
 	ssize_t w;
 
 	f.stage = stage;
@@ -206,26 +202,26 @@ static TW_NORETURN void child_exec(const struct plat_run_opts *opts,
 	devnull = fcntl(devnull, F_DUPFD_CLOEXEC, 3);
 	outw = fcntl(outw, F_DUPFD_CLOEXEC, 3);
 	if (devnull < 0 || outw < 0)
-		child_fail(errw, STAGE_STREAMS, errno);
+		plat__child_fail(errw, STAGE_STREAMS, errno);
 	if (dup2(devnull, STDIN_FILENO) < 0 || dup2(outw, STDOUT_FILENO) < 0 ||
 	    dup2(outw, STDERR_FILENO) < 0)
-		child_fail(errw, STAGE_STREAMS, errno);
-	close_fd_range(3, errw - 1);
-	close_fd_range(errw + 1, INT_MAX);
+		plat__child_fail(errw, STAGE_STREAMS, errno);
+	plat__close_fd_range(3, errw - 1);
+	plat__close_fd_range(errw + 1, INT_MAX);
 
 	if (u->name) {
 		/* Groups first, then gid, then uid: after setuid() the
 		 * process may no longer change the other two. */
 		if (setgroups((size_t)u->ngroups, u->groups) != 0 ||
 		    setgid(u->gid) != 0 || setuid(u->uid) != 0)
-			child_fail(errw, STAGE_USER, errno);
+			plat__child_fail(errw, STAGE_USER, errno);
 	}
 
 	if (strchr(prog, '/'))
 		execv(prog, argv);
 	else
 		execvp(prog, argv);
-	child_fail(errw, STAGE_EXEC, errno);
+	plat__child_fail(errw, STAGE_EXEC, errno);
 }
 
 /* waitpid() that resumes after EINTR. */
@@ -240,11 +236,11 @@ static pid_t wait_child(pid_t pid, int *wstatus, int flags)
 }
 
 /*
- * read_failure() waits for exec: the report pipe closes (CLOEXEC) when
- * exec succeeded, or carries a struct child_failure. Returns true and
+ * plat__read_child_failure() waits for exec: the report pipe closes (CLOEXEC)
+ * when exec succeeded, or carries a struct child_failure. Returns true and
  * fills f when the child failed.
  */
-static bool read_failure(int fd, struct child_failure *f)
+bool plat__read_child_failure(int fd, struct plat__child_failure *f)
 {
 	size_t got = 0;
 
@@ -386,7 +382,7 @@ int plat_run(const struct plat_run_opts *opts, int *status, struct buf *err)
 	pid_t pid = -1;
 	bool reaped = false;
 	bool timed_out = false;
-	struct child_failure f;
+	struct plat__child_failure f;
 	int wstatus = 0;
 	int rc = 0;
 	const char *prog;
@@ -434,7 +430,7 @@ int plat_run(const struct plat_run_opts *opts, int *status, struct buf *err)
 	close(devnull);
 	devnull = -1;
 
-	if (read_failure(repp[0], &f)) {
+	if (plat__read_child_failure(repp[0], &f)) {
 		wait_child(pid, &wstatus, 0);
 		reaped = true;
 		if (f.stage == STAGE_USER)
