@@ -10,11 +10,14 @@ cd "$(dirname "$0")/.."
 want_sandbox=1
 [ "${1:-}" = "--no-sandbox" ] && want_sandbox=0
 
+# --no-install-recommends keeps installs small, so whatever the build needs
+# from a Recommends is named here: libclang-rt-dev holds the libFuzzer and
+# sanitizer runtimes that clang only recommends.
 packages=(
   build-essential cmake ninja-build pkg-config
   libmicrohttpd-dev libjansson-dev libpq-dev libsodium-dev libcmocka-dev
   postgresql postgresql-client
-  clang clang-format
+  clang clang-format libclang-rt-dev
   gcc-mingw-w64-x86-64 wine wine64
   python3 python3-venv python3-pip libcrypt-dev
 )
