@@ -70,6 +70,13 @@ json_t *api_user_json(const struct auth_user *u);
 int api_db_acquire(struct http_request *req, PGconn **conn);
 
 /*
+ * api_parse_id() parses a positive decimal integer no larger than max, with
+ * nothing around it ("12", not "+12", "1e3", " 1" or "0"): path ids and
+ * cursors. TW_EINVAL otherwise.
+ */
+int api_parse_id(const char *s, int64_t max, int64_t *out);
+
+/*
  * api_exec() is db_exec() with the result, when there is one, owned by the
  * request's arena (freed with it).
  */

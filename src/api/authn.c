@@ -178,3 +178,21 @@ int api_exec(struct http_request *req, PGconn *conn, const char *sql,
 		*res = r;
 	return rc;
 }
+
+int api_parse_id(const char *s, int64_t max, int64_t *out)
+{
+	long long v;
+	char *end;
+	int rc = TW_EINVAL;
+
+	if (!s || !isdigit((unsigned char)s[0]) || strlen(s) > 19)
+		goto fail;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || v < 1 || v > max)
+		goto fail;
+	*out = (int64_t)v;
+	rc = 0;
+fail:
+	return rc;
+}

@@ -116,29 +116,6 @@ static int may_write(struct http_request *req)
 }
 
 /*
- * parse_id() parses a positive decimal integer no larger than max, with
- * nothing around it ("12", not "+12", "1e3", " 1" or "0"). TW_EINVAL
- * otherwise.
- */
-static int parse_id(const char *s, int64_t max, int64_t *out)
-{
-	long long v;
-	char *end;
-	int rc = TW_EINVAL;
-
-	if (!s || !isdigit((unsigned char)s[0]) || strlen(s) > 19)
-		goto fail;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || *end || v < 1 || v > max)
-		goto fail;
-	*out = (int64_t)v;
-	rc = 0;
-fail:
-	return rc;
-}
-
-/*
  * path_id() reads the path parameter name as an id no larger than max into
  * text (the canonical decimal, for a query parameter). Anything else
  * replies 404: /scripts/abc names no script, as /scripts/999 does not.
@@ -149,7 +126,7 @@ static int path_id(struct http_request *req, const char *name, int64_t max,
 	int64_t v = 0;
 	int rc;
 
-	rc = parse_id(http_param(req, name), max, &v);
+	rc = api_parse_id(http_param(req, name), max, &v);
 	if (rc < 0) {
 		rc = http_reply_error(req, TW_ENOTFOUND, "no such %s",
 				      strcmp(name, "id") ? name : "script");
@@ -183,7 +160,7 @@ static int page_args(struct http_request *req, int64_t cursor_max, long *limit,
 		goto out;
 	}
 	if (cursor_s && *cursor_s) {
-		rc = parse_id(cursor_s, cursor_max, &after);
+		rc = api_parse_id(cursor_s, cursor_max, &after);
 		if (rc < 0) {
 			rc = http_reply_error(req, TW_EVALIDATION,
 					      "cursor is not one this API "
@@ -559,7 +536,7 @@ int api_scripts_list(struct http_request *req)
 	 * another user's id gives an empty page, not an error.
 	 */
 	if (user_s && *user_s) {
-		rc = parse_id(user_s, INT64_MAX, &user_id);
+		rc = api_parse_id(user_s, INT64_MAX, &user_id);
 		if (rc < 0) {
 			rc = http_reply_error(req, TW_EVALIDATION,
 					      "user_id must be a positive "

@@ -34,28 +34,6 @@ json_t *api_user_json(const struct auth_user *u)
 			 u->disabled, "created_at", u->created_at);
 }
 
-/*
- * parse_id() parses a positive decimal id with nothing around it ("12",
- * not "+12", "1e3" or "0"). TW_EINVAL otherwise.
- */
-static int parse_id(const char *s, int64_t *out)
-{
-	long long v;
-	char *end;
-	int rc = TW_EINVAL;
-
-	if (!s || !isdigit((unsigned char)s[0]) || strlen(s) > 19)
-		goto fail;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || *end || v < 1)
-		goto fail;
-	*out = (int64_t)v;
-	rc = 0;
-fail:
-	return rc;
-}
-
 /* --- GET /api/v1/users --------------------------------------------------- */
 
 /*
@@ -89,7 +67,8 @@ int api_users_list(struct http_request *req)
 				      USERS_LIMIT_MAX);
 		goto out;
 	}
-	if (cursor_s && *cursor_s && parse_id(cursor_s, &cursor) < 0) {
+	if (cursor_s && *cursor_s &&
+	    api_parse_id(cursor_s, INT64_MAX, &cursor) < 0) {
 		rc = http_reply_error(req, TW_EVALIDATION,
 				      "cursor is not one this API returned");
 		goto out;
@@ -264,7 +243,7 @@ int api_users_patch(struct http_request *req)
 	int64_t id = 0;
 	int rc;
 
-	if (parse_id(http_param(req, "id"), &id) < 0) {
+	if (api_parse_id(http_param(req, "id"), INT64_MAX, &id) < 0) {
 		rc = http_reply_error(req, TW_ENOTFOUND, "no such user");
 		goto out;
 	}

@@ -139,46 +139,26 @@ static int remove_job_dir(const char *dir)
 
 /* --- command line and environment ----------------------------------------- */
 
+/*
+ * build_cmdline() is plat__build_cmdline(), refusing batch files first:
+ * CreateProcessW runs a .bat or .cmd through cmd.exe, which parses the
+ * arguments again by rules no quoting can make safe.
+ */
 static int build_cmdline(const char *const *argv, struct buf *cmd,
 			 struct buf *err)
 {
 	const char *prog = argv[0];
-	size_t i;
-	int rc = 0;
+	size_t len = strlen(prog);
 
-	/* The program name is parsed without escapes (see win_int.h). */
-	if (strchr(prog, '"') || str_ends_with(prog, "\\")) {
-		buf_errf(err, "could not start \"%s\": invalid program name",
-			 prog);
-		rc = TW_EINVAL;
-		goto fail;
-	}
-	/*
-	 * CreateProcessW runs a .bat or .cmd through cmd.exe, which parses
-	 * the arguments again by rules no quoting can make safe.
-	 */
-	if (str_ends_with(prog, ".bat") || str_ends_with(prog, ".cmd") ||
-	    str_ends_with(prog, ".BAT") || str_ends_with(prog, ".CMD")) {
+	if (len > 4 && (str_eq_nocase(prog + len - 4, ".bat") ||
+			str_eq_nocase(prog + len - 4, ".cmd"))) {
 		buf_errf(err,
 			 "could not start \"%s\": batch files are not "
 			 "supported",
 			 prog);
-		rc = TW_EINVAL;
-		goto fail;
+		return TW_EINVAL;
 	}
-	for (i = 0; argv[i] && rc == 0; i++) {
-		if (i > 0)
-			rc = buf_addch(cmd, ' ');
-		if (rc == 0)
-			rc = plat__quote_cmd_arg(argv[i], cmd);
-	}
-	if (rc < 0) {
-		buf_errf(err, "could not start \"%s\": command line too long",
-			 prog);
-		rc = TW_ETOOBIG;
-	}
-fail:
-	return rc;
+	return plat__build_cmdline(argv, cmd, err);
 }
 
 /* Compares two "NAME=value" entries by name, case-insensitively. */

@@ -94,9 +94,8 @@ int plat__quote_cmd_arg(const char *arg, struct buf *out)
 	return rc;
 }
 
-/* Builds the quoted command line of argv into cmd. */
-static int build_cmdline(const char *const *argv, struct buf *cmd,
-			 struct buf *err)
+int plat__build_cmdline(const char *const *argv, struct buf *cmd,
+			struct buf *err)
 {
 	const char *prog = argv[0];
 	size_t i;
@@ -511,7 +510,7 @@ int plat_run(const struct plat_run_opts *opts, int *status, struct buf *err)
 		rc = TW_EIO;
 		goto fail;
 	}
-	rc = build_cmdline(opts->argv, &cmd, err);
+	rc = plat__build_cmdline(opts->argv, &cmd, err);
 	if (rc < 0)
 		goto fail;
 	wapp = plat__utf8_to_wide(app.ptr);

@@ -43,6 +43,15 @@
 int plat__quote_cmd_arg(const char *arg, struct buf *out);
 
 /*
+ * plat__build_cmdline() appends the command line of argv to cmd, each
+ * argument quoted with plat__quote_cmd_arg(). A program name holding a
+ * quote or ending in a backslash (parsed without escapes) is TW_EINVAL; a
+ * line past cmd's cap TW_ETOOBIG. Used by plat_run() and the sandbox.
+ */
+int plat__build_cmdline(const char *const *argv, struct buf *cmd,
+			struct buf *err);
+
+/*
  * plat__utf8_to_wide() converts a NUL-terminated UTF-8 string to a newly
  * allocated UTF-16 one (free() it). Returns NULL when s is not valid UTF-8.
  */
