@@ -1,4 +1,5 @@
 #include "core/compat.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/str.h"
 
@@ -51,4 +52,62 @@ bool str_eq_nocase(const char *a, const char *b)
 			return false;
 	}
 	return *a == *b;
+}
+
+/*
+ * The length of the well-formed UTF-8 sequence at s (at most n bytes), or
+ * 0 when there is none (RFC 3629, table 3-7 of the Unicode standard).
+ */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xBF;
+	size_t len, i;
+
+	if (s[0] >= 0x01 && s[0] <= 0x7F)
+		return 1;
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		len = 2;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+		len = 3;
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		len = 4;
+	else
+		return 0;
+	if (s[0] == 0xE0)
+		lo = 0xA0;
+	else if (s[0] == 0xED)
+		hi = 0x9F;
+	else if (s[0] == 0xF0)
+		lo = 0x90;
+	else if (s[0] == 0xF4)
+		hi = 0x8F;
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xBF)
+			return 0;
+	return len;
+}
+
+int str_utf8_clean(struct buf *out, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, start = 0;
+	int rc = 0;
+
+	while (i < len && rc == 0) {
+		size_t n = utf8_seq_len(p + i, len - i);
+
+		if (n > 0) {
+			i += n;
+			continue;
+		}
+		rc = buf_add(out, s + start, i - start);
+		if (rc == 0)
+			rc = buf_add(out, "\xEF\xBF\xBD", 3);
+		start = ++i;
+	}
+	if (rc == 0)
+		rc = buf_add(out, s + start, i - start);
+	return rc;
 }

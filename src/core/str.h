@@ -22,6 +22,16 @@ bool str_ends_with(const char *s, const char *suffix);
  */
 int str_to_long(const char *s, long min, long max, long *out);
 
+/*
+ * str_utf8_clean() appends s[0..len) to out with every byte that is not
+ * part of a well-formed UTF-8 sequence (overlong forms, surrogates and
+ * code points past U+10FFFF included), and every NUL, replaced by U+FFFD:
+ * text from a child process, made fit for a text column and for JSON.
+ * Returns buf_add()'s result.
+ */
+struct buf;
+int str_utf8_clean(struct buf *out, const char *s, size_t len);
+
 /* Case-insensitive ASCII comparison. */
 bool str_eq_nocase(const char *a, const char *b);
 

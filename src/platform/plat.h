@@ -133,6 +133,22 @@ int plat_read_secret(const char *prompt, struct buf *out, struct buf *err);
 /* Asks the OS for a TCP port that is free on 127.0.0.1 right now. */
 int plat_free_tcp_port(int *port, struct buf *err);
 
+/*
+ * plat_socket_wait() waits up to timeout_ms for socket fd (a libpq
+ * connection's PQsocket()) to become readable: 1 when it is, 0 on timeout,
+ * TW_EIO when waiting failed. An interrupted wait counts as a timeout.
+ */
+int plat_socket_wait(int fd, int64_t timeout_ms);
+
+/* The machine's host name (UTF-8), appended to out; "localhost" when the
+ * OS does not say. */
+void plat_hostname(struct buf *out);
+
+/* --- processors (plat_proc.c) ------------------------------------------- */
+
+/* The number of logical processors this process may run on (at least 1). */
+int plat_cpu_count(void);
+
 /* --- shutdown signals (plat_signal.c) ----------------------------------- */
 
 /*

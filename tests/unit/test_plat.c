@@ -592,6 +592,37 @@ static void test_free_tcp_port(void **state)
 	buf_release(&err);
 }
 
+/* A socketpair: readable only once something was written to the other end. */
+static void test_socket_wait(void **state)
+{
+	int sv[2];
+	int64_t t0;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	t0 = plat_monotonic_ms();
+	assert_int_equal(plat_socket_wait(sv[0], 100), 0);
+	assert_true(plat_monotonic_ms() - t0 >= 90);
+	assert_int_equal(write(sv[1], "x", 1), 1);
+	assert_int_equal(plat_socket_wait(sv[0], 5000), 1);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void test_host_and_cpus(void **state)
+{
+	struct buf host = BUF_INIT(1024);
+	char want[256];
+
+	(void)state;
+	plat_hostname(&host);
+	assert_int_equal(gethostname(want, sizeof(want)), 0);
+	assert_string_equal(host.ptr, want);
+	assert_int_equal(plat_cpu_count(), (int)sysconf(_SC_NPROCESSORS_ONLN));
+	assert_true(plat_cpu_count() >= 1);
+	buf_release(&host);
+}
+
 /* --- time --------------------------------------------------------------- */
 
 static void test_time(void **state)
@@ -777,6 +808,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_find_program, setup_tmpdir,
 						teardown_tmpdir),
 		cmocka_unit_test(test_free_tcp_port),
+		cmocka_unit_test(test_socket_wait),
+		cmocka_unit_test(test_host_and_cpus),
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_shutdown_request),
 		cmocka_unit_test(test_shutdown_wait_times_out),

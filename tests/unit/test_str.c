@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/str.h"
 
@@ -74,12 +75,48 @@ static void test_affixes_and_case(void **state)
 	assert_false(str_eq_nocase("Content-Type", "content-typ"));
 }
 
+/* Cleans s (n bytes) and compares with want (NUL-terminated). */
+static void check_clean(const char *s, size_t n, const char *want)
+{
+	struct buf b = BUF_INIT(1024);
+
+	assert_int_equal(str_utf8_clean(&b, s, n), 0);
+	assert_string_equal(b.ptr, want);
+	assert_int_equal(b.len, strlen(want));
+	buf_release(&b);
+}
+
+#define REPL "\xEF\xBF\xBD"
+
+static void test_utf8_clean(void **state)
+{
+	(void)state;
+	check_clean("", 0, "");
+	check_clean("plain ascii\n", 12, "plain ascii\n");
+	/* Well-formed 2, 3 and 4 byte sequences pass untouched. */
+	check_clean("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80", 9,
+		    "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80");
+	/* A NUL, a stray continuation byte, an invalid lead byte. */
+	check_clean("a\0b", 3, "a" REPL "b");
+	check_clean("\x80x", 2, REPL "x");
+	check_clean("\xFF\xFE", 2, REPL REPL);
+	/* Overlong forms, a surrogate, past U+10FFFF. */
+	check_clean("\xC0\xAF", 2, REPL REPL);
+	check_clean("\xE0\x80\xAF", 3, REPL REPL REPL);
+	check_clean("\xED\xA0\x80", 3, REPL REPL REPL);
+	check_clean("\xF4\x90\x80\x80", 4, REPL REPL REPL REPL);
+	/* A sequence cut off at the end, and one cut off by ASCII. */
+	check_clean("ok\xE2\x82", 4, "ok" REPL REPL);
+	check_clean("\xE2\x82z", 3, REPL REPL "z");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ident_rule),
 		cmocka_unit_test(test_to_long),
 		cmocka_unit_test(test_affixes_and_case),
+		cmocka_unit_test(test_utf8_clean),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -541,7 +541,36 @@ static void check_net(void)
 								     "bindabl"
 								     "e");
 	closesocket(s);
+
+	/* plat_socket_wait(): a UDP socket is readable once it got a datagram.
+	 */
+	s = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	{
+		int len = (int)sizeof(sa);
+		int64_t t0 = plat_monotonic_ms();
+		int quiet, ready;
+
+		bind(s, (struct sockaddr *)&sa, (int)sizeof(sa));
+		getsockname(s, (struct sockaddr *)&sa, &len);
+		quiet = plat_socket_wait((int)s, 100);
+		t0 = plat_monotonic_ms() - t0;
+		sendto(s, "x", 1, 0, (struct sockaddr *)&sa, (int)sizeof(sa));
+		ready = plat_socket_wait((int)s, 5000);
+		CHECK(quiet == 0 && t0 >= 90 && ready == 1,
+		      "socket wait: %d after %lld ms, then %d", quiet,
+		      (long long)t0, ready);
+	}
+	closesocket(s);
 	WSACleanup();
+
+	buf_reset(&err);
+	plat_hostname(&err);
+	CHECK(err.len > 0 && strcmp(err.ptr, "localhost") != 0,
+	      "host name \"%s\"", err.ptr);
+	CHECK(plat_cpu_count() >= 1, "%d processors", plat_cpu_count());
 	buf_release(&err);
 }
 

@@ -1,5 +1,6 @@
 /*
- * plat_net.c (POSIX) - asking the OS for a free TCP port.
+ * plat_net.c (POSIX) - asking the OS for a free TCP port, waiting on a
+ * socket, the host name.
  */
 #include "core/compat.h"
 #include "core/err.h"
@@ -7,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -54,4 +56,32 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	return rc;
+}
+
+int plat_socket_wait(int fd, int64_t timeout_ms)
+{
+	struct pollfd p;
+	int n;
+
+	p.fd = fd;
+	p.events = POLLIN;
+	p.revents = 0;
+	if (timeout_ms > INT_MAX)
+		timeout_ms = INT_MAX;
+	n = poll(&p, 1, timeout_ms < 0 ? -1 : (int)timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : TW_EIO;
+	return n > 0 ? 1 : 0;
+}
+
+void plat_hostname(struct buf *out)
+{
+	char name[256];
+
+	if (gethostname(name, sizeof(name)) != 0 || !name[0]) {
+		buf_adds(out, "localhost");
+		return;
+	}
+	name[sizeof(name) - 1] = '\0';
+	buf_adds(out, name);
 }

@@ -570,3 +570,10 @@ int plat_chown_to_user(const char *path, const char *user, struct buf *err)
 out:
 	return rc;
 }
+
+int plat_cpu_count(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > INT_MAX ? INT_MAX : (int)n;
+}

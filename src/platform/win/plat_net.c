@@ -1,5 +1,6 @@
 /*
- * plat_net.c (Windows) - asking the OS for a free TCP port (Winsock).
+ * plat_net.c (Windows) - asking the OS for a free TCP port, waiting on a
+ * socket (Winsock), the host name.
  */
 #include "core/compat.h"
 #include "core/err.h"
@@ -68,4 +69,37 @@ fail:
 	if (started)
 		WSACleanup();
 	return rc;
+}
+
+/*
+ * select() on Windows takes SOCKETs and ignores its first argument. libpq
+ * hands its socket out as an int (PQsocket); Winsock's SOCKET values fit.
+ */
+int plat_socket_wait(int fd, int64_t timeout_ms)
+{
+	fd_set rd;
+	struct timeval tv;
+	int n;
+
+	FD_ZERO(&rd);
+	FD_SET((SOCKET)fd, &rd);
+	if (timeout_ms < 0)
+		timeout_ms = INT_MAX;
+	tv.tv_sec = (long)(timeout_ms / 1000);
+	tv.tv_usec = (long)(timeout_ms % 1000) * 1000;
+	n = select(0, &rd, NULL, NULL, &tv);
+	if (n == SOCKET_ERROR)
+		return TW_EIO;
+	return n > 0 ? 1 : 0;
+}
+
+/* GetComputerNameExW gives the DNS host name, as gethostname does. */
+void plat_hostname(struct buf *out)
+{
+	wchar_t name[256];
+	DWORD len = (DWORD)(sizeof(name) / sizeof(name[0]));
+
+	if (!GetComputerNameExW(ComputerNameDnsHostname, name, &len) ||
+	    len == 0 || plat__wide_to_utf8(name, out) < 0)
+		buf_adds(out, "localhost");
 }

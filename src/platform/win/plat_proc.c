@@ -660,3 +660,11 @@ int plat_chown_to_user(const char *path, const char *user, struct buf *err)
 	(void)err;
 	return 0;
 }
+
+/* Every processor group counts: machines with over 64 have several. */
+int plat_cpu_count(void)
+{
+	DWORD n = GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
+
+	return n < 1 ? 1 : (int)n;
+}
