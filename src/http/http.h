@@ -170,6 +170,36 @@ int http_reply_error_code(struct http_request *req, int status,
 void http_add_header(struct http_request *req, const char *name,
 		     const char *value);
 
+/* --- server-sent events (sse.c) ----------------------------------------- */
+
+/* What an event source tells the stream after each call. */
+enum http_sse_next {
+	HTTP_SSE_MORE = 0, /* call again after the interval */
+	HTTP_SSE_END,	   /* send what was appended, then end the stream */
+};
+
+/*
+ * An event source: appends complete events ("id: 7\nevent: log\ndata:
+ * {...}\n\n") to out, or nothing when there is nothing new. It runs on the
+ * stream's own thread, never on a thread that serves requests, so it may
+ * query the database.
+ */
+typedef enum http_sse_next (*http_sse_fn)(void *ctx, struct buf *out);
+
+/*
+ * http_reply_sse() answers 200 text/event-stream (no caching, no
+ * buffering by proxies) and hands the body to a thread of its own, which
+ * calls fn at once and then every interval_ms. When nothing has been sent
+ * for 15 s a comment line keeps the connection alive (and finds out that a
+ * client has gone). The stream ends when fn says HTTP_SSE_END, when the
+ * client goes away, or when the server stops (then fn is not called again).
+ * free_ctx(ctx) runs exactly once, after the last call of fn, also when
+ * this function fails. At most 1 MiB waits unsent: while more waits, fn is
+ * not called (a client that does not read slows its own stream only).
+ */
+int http_reply_sse(struct http_request *req, http_sse_fn fn, void *ctx,
+		   void (*free_ctx)(void *ctx), int interval_ms);
+
 /* --- error map (errmap.c) ----------------------------------------------- */
 
 /* The HTTP status and API error code for a TW_E* code. */

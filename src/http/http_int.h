@@ -48,6 +48,21 @@ struct http_request_int {
 	struct http_header_item *headers; /* newest first */
 };
 
+/* --- server.c ------------------------------------------------------------ */
+
+/*
+ * http__server_stopping() says whether http_server_stop() has begun: event
+ * streams end then (sse.c). Any thread may ask.
+ */
+bool http__server_stopping(const struct http_server *srv);
+
+/*
+ * http__sse_suspended_add() counts event streams whose connection is
+ * suspended (delta +1 or -1); http_server_stop() waits for none before it
+ * stops libmicrohttpd, which must not be stopped with one suspended.
+ */
+void http__sse_suspended_add(struct http_server *srv, int delta);
+
 /* --- router.c ------------------------------------------------------------ */
 
 enum http_match_kind {

@@ -46,6 +46,7 @@ struct http_server {
 			 const struct http_route *route);
 	atomic_int inflight; /* requests between creation and completion */
 	atomic_bool stopping;
+	atomic_int sse_suspended; /* event streams suspended (sse.c) */
 };
 
 /*
@@ -567,13 +568,17 @@ int http_server_start(struct http_server **out,
 	srv->auth_hook = opts->auth_hook;
 	atomic_init(&srv->inflight, 0);
 	atomic_init(&srv->stopping, false);
+	atomic_init(&srv->sse_suspended, 0);
 
 	/*
 	 * MHD_USE_ITC makes MHD_quiesce_daemon() work with internal threads;
 	 * MHD_USE_AUTO picks epoll, poll or select, whichever is best here.
+	 * MHD_ALLOW_SUSPEND_RESUME is for server-sent events (sse.c): a
+	 * stream with nothing to send is suspended instead of holding a pool
+	 * thread.
 	 */
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
-		MHD_USE_ERROR_LOG | MHD_USE_ITC;
+		MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
 	if (ipv6)
 		flags |= MHD_USE_IPv6;
 	/* A pool of one is no pool: libmicrohttpd warns about it. */
@@ -583,11 +588,9 @@ int http_server_start(struct http_server **out,
 	errno = 0;
 	/*
 	 * MHD_OPTION_CONNECTION_TIMEOUT is an idle timeout: a connection with
-	 * no traffic for 60 s is closed. Server-sent events (job progress)
-	 * will need either a heartbeat comment well inside that or
-	 * MHD_set_connection_option(MHD_CONNECTION_OPTION_TIMEOUT, 0) on their
-	 * connection, and must end when http_server_stop() runs, or the stop
-	 * waits out its grace period for them.
+	 * no traffic for 60 s is closed. Server-sent events send a keepalive
+	 * comment every 15 s of silence (sse.c), and end as soon as
+	 * http_server_stop() sets stopping.
 	 */
 	srv->daemon = MHD_start_daemon(
 		flags, (uint16_t)opts->port, NULL, NULL, on_access, srv,
@@ -665,11 +668,37 @@ void http_server_stop(struct http_server *srv)
 			 "stopping the HTTP server with %d request%s still "
 			 "in flight",
 			 left, left == 1 ? "" : "s");
+	/*
+	 * libmicrohttpd 0.9.75 panics when stopped with a suspended
+	 * connection. Every event stream's producer sees stopping within
+	 * 100 ms and resumes its connection for good (sse.c), so this wait is
+	 * short; it only matters when the grace period above ran out.
+	 */
+	deadline = plat_monotonic_ms() + STOP_GRACE_MS;
+	while (atomic_load(&srv->sse_suspended) > 0 &&
+	       plat_monotonic_ms() < deadline)
+		plat_sleep_ms(10);
+	if (atomic_load(&srv->sse_suspended) > 0)
+		log_error(LOG_APP,
+			  "BUG: stopping the HTTP server with %d "
+			  "event stream%s suspended",
+			  atomic_load(&srv->sse_suspended),
+			  atomic_load(&srv->sse_suspended) == 1 ? "" : "s");
 	MHD_stop_daemon(srv->daemon);
 	/* Only after MHD_stop_daemon(): a pool thread may still use it. */
 	close_listen_socket(listen_fd);
 	free(srv->static_dir);
 	free(srv);
+}
+
+bool http__server_stopping(const struct http_server *srv)
+{
+	return atomic_load(&srv->stopping);
+}
+
+void http__sse_suspended_add(struct http_server *srv, int delta)
+{
+	atomic_fetch_add(&srv->sse_suspended, delta);
 }
 
 const char *http_query(const struct http_request *req, const char *name)
