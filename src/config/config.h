@@ -54,8 +54,24 @@ struct cfg {
 	long job_timeout_s;
 	long job_memory_mb;
 	long max_output_rows;
+	/* TW_JOB_CPU_PERCENT (150) sustained for TW_JOB_CPU_GRACE_S (10;
+	 * 0: no runaway check) kills a job as cpu_limit */
+	long job_cpu_percent;
+	long job_cpu_grace_s;
+	/* TW_JOB_LEASE_S (30): a running job whose heartbeat is older is
+	 * recovered as worker_lost (or re-queued, TW_JOB_MAX_ATTEMPTS > 1) */
+	long job_lease_s;
+	long job_max_attempts;
+	/* TW_JOB_LOG_MAX_BYTES (1 MiB): the cap on a job's stored log */
+	long job_log_max_bytes;
+	/* TW_SANDBOX_COMMAND: the child a job runs, words separated by
+	 * spaces; NULL: the Python sandbox runner */
+	char *sandbox_command;
 	/* TW_WORKER_CONCURRENCY; 0: the number of cores */
 	long worker_concurrency;
+	/* TW_WORKER_STOP_S (30): on shutdown, how long running jobs may go
+	 * on before they are cancelled */
+	long worker_stop_s;
 	/* TW_HTTP_THREADS (8), TW_DB_POOL_SIZE (10) */
 	long http_threads;
 	long db_pool_size;
