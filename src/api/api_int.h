@@ -40,6 +40,14 @@ int api_scripts_delete(struct http_request *req);
 int api_scripts_versions(struct http_request *req);
 int api_scripts_version_get(struct http_request *req);
 
+/* jobs.c */
+int api_jobs_create(struct http_request *req);
+int api_jobs_list(struct http_request *req);
+int api_jobs_get(struct http_request *req);
+int api_jobs_logs(struct http_request *req);
+int api_jobs_events(struct http_request *req);
+int api_jobs_cancel(struct http_request *req);
+
 /* The longest password a login body may carry (longer ones are 422). */
 #define API_LOGIN_PASSWORD_MAX 1024
 
@@ -83,6 +91,83 @@ int api_parse_id(const char *s, int64_t max, int64_t *out);
 int api_exec(struct http_request *req, PGconn *conn, const char *sql,
 	     int nparams, const char *const *params, PGresult **res,
 	     struct buf *err);
+
+/*
+ * API_UTC(col) is SQL that renders a timestamptz column as the API shows
+ * times: RFC 3339 in UTC, "2026-11-26T06:40:01Z".
+ */
+#define API_UTC(col)                           \
+	"to_char(" col " AT TIME ZONE 'UTC', " \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+/*
+ * API_VISIBLE_RELATION is the rule for which relations the API shows and
+ * reads, for c (pg_class) and n (pg_namespace): $1 the data schemas as a
+ * text[] (api_data_schemas_param()), $2 the app schema, never shown.
+ * Tables, partitioned tables, views, materialized views and foreign tables
+ * the database lets us read.
+ */
+#define API_VISIBLE_RELATION                                \
+	" n.nspname = ANY ($1::text[]) AND n.nspname <> $2" \
+	" AND n.nspname NOT LIKE 'pg\\_%'"                  \
+	" AND n.nspname <> 'information_schema'"            \
+	" AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"       \
+	" AND has_schema_privilege(n.oid, 'USAGE')"         \
+	" AND has_table_privilege(c.oid, 'SELECT')"
+
+/*
+ * api_data_schemas_param() is TW_DATA_SCHEMAS as a text[] literal for
+ * API_VISIBLE_RELATION's $1 (arena memory).
+ */
+const char *api_data_schemas_param(struct http_request *req);
+
+/*
+ * api_owner_filter() is who sees what, for scripts and jobs: the caller's
+ * id as a query parameter (arena memory) when the caller sees only their
+ * own rows, NULL when every owner's (admins and viewers, who read all). A
+ * role it does not know sees only its own, so a new role fails closed.
+ */
+const char *api_owner_filter(struct http_request *req);
+
+/* Lists: ?limit= from 1 to API_LIMIT_MAX, API_LIMIT_DEFAULT when absent. */
+#define API_LIMIT_DEFAULT 50
+#define API_LIMIT_MAX 500
+
+/*
+ * The helpers of common.c. Each replies itself when it fails and returns
+ * the error.
+ *
+ * api_path_id() reads the path parameter name as an id no larger than max:
+ * *text gets its canonical decimal (arena memory, for a query parameter)
+ * and *id (may be NULL) its value. Anything else is 404 "no such <what>":
+ * /jobs/abc names no job, as /jobs/999 does not.
+ *
+ * api_page_args() reads ?limit= and ?cursor= (absent or empty for the first
+ * page, else an id up to cursor_max, as this API returned it), 422 when
+ * either is malformed; *cursor is NULL for the first page.
+ *
+ * api_may_write() replies 403 to a viewer. routes.c already keeps viewers
+ * off the write routes; this keeps a mistake there from opening them.
+ *
+ * api_reply_field() replies 422 validation_failed with "details":
+ * {"field": field} and returns TW_EVALIDATION.
+ */
+int api_path_id(struct http_request *req, const char *name, const char *what,
+		int64_t max, const char **text, int64_t *id);
+int api_page_args(struct http_request *req, int64_t cursor_max, long *limit,
+		  const char **cursor);
+int api_may_write(struct http_request *req);
+int api_reply_field(struct http_request *req, const char *field,
+		    const char *fmt, ...) TW_PRINTF(3, 4);
+
+/*
+ * A result column as JSON (a new reference; SQL NULL is null): integer,
+ * double, text (as read), and boolean ("t").
+ */
+json_t *api_col_int(const PGresult *res, int row, int col);
+json_t *api_col_real(const PGresult *res, int row, int col);
+json_t *api_col_str(const PGresult *res, int row, int col);
+json_t *api_col_bool(const PGresult *res, int row, int col);
 
 /* Returns conn to the pool; failed says the last statement failed. */
 void api_db_release(struct http_request *req, PGconn *conn, bool failed);

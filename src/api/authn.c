@@ -196,3 +196,16 @@ int api_parse_id(const char *s, int64_t max, int64_t *out)
 fail:
 	return rc;
 }
+
+const char *api_owner_filter(struct http_request *req)
+{
+	const struct auth_user *me = req->auth;
+	unsigned role;
+
+	if (!me)
+		TW_BUG("an owner filter on a route without authentication");
+	role = auth_role_bit(me->role);
+	if (role == AUTH_ROLE_ADMIN || role == AUTH_ROLE_VIEWER)
+		return NULL;
+	return arena_printf(req->arena, "%" PRId64, me->id);
+}

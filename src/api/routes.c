@@ -53,5 +53,20 @@ const struct http_route api_routes[] = {
 	{ "GET", "/api/v1/scripts/{id}/versions/{version}",
 	  api_scripts_version_get, true, 0, "One saved version of a script" },
 
+	{ "POST", "/api/v1/jobs", api_jobs_create, true,
+	  AUTH_ROLE_ADMIN | AUTH_ROLE_ANALYST,
+	  "Run a script over a table into the output schema (queued)" },
+	{ "GET", "/api/v1/jobs", api_jobs_list, true, 0,
+	  "List jobs (your own; all for admins and viewers)" },
+	{ "GET", "/api/v1/jobs/{id}", api_jobs_get, true, 0,
+	  "A job's status, outcome and resource use" },
+	{ "GET", "/api/v1/jobs/{id}/logs", api_jobs_logs, true, 0,
+	  "A job's log as plain text" },
+	{ "GET", "/api/v1/jobs/{id}/events", api_jobs_events, true, 0,
+	  "A job's status, log and metrics events (server-sent events)" },
+	{ "POST", "/api/v1/jobs/{id}/cancel", api_jobs_cancel, true,
+	  AUTH_ROLE_ADMIN | AUTH_ROLE_ANALYST,
+	  "Cancel a queued or running job" },
+
 	{ NULL, NULL, NULL, false, 0, NULL },
 };

@@ -38,15 +38,13 @@
  * mistake worth reporting.
  */
 
-#define SCRIPTS_LIMIT_DEFAULT 50
-#define SCRIPTS_LIMIT_MAX 500
 #define SCRIPT_NAME_MAX 100		     /* code points */
 #define SCRIPT_CODE_MAX ((size_t)256 * 1024) /* bytes */
 
 /*
  * A page of versions carries every version's code, so it stops early (with
  * a next_cursor) once the code already on it reaches this many bytes:
- * SCRIPTS_LIMIT_MAX versions of SCRIPT_CODE_MAX bytes would be 125 MiB.
+ * API_LIMIT_MAX versions of SCRIPT_CODE_MAX bytes would be 125 MiB.
  */
 #define VERSIONS_PAGE_BYTES "8388608"
 
@@ -54,8 +52,7 @@
 #define VERSION_MAX 2147483647L
 
 /* A timestamptz column as RFC 3339 in UTC, to the second. */
-#define UTC_FORMAT "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
-#define UTC(col) "to_char(" col " AT TIME ZONE 'UTC', " UTC_FORMAT ")"
+#define UTC(col) API_UTC(col)
 
 /*
  * The columns script_json() reads, in its order; the code, when wanted,
@@ -80,124 +77,12 @@
 static const char *const create_fields[] = { "name", "code_text", NULL };
 static const char *const update_fields[] = { "name", "code_text", NULL };
 
-/*
- * owner_filter() is the visibility rule: the id the caller's scripts are
- * limited to, as a query parameter, or NULL when the caller may see every
- * owner's (admins and viewers). A role this file does not know sees only
- * its own, so a new role fails closed.
- */
-static const char *owner_filter(struct http_request *req)
-{
-	const struct auth_user *me = req->auth;
-	const char *owner = NULL;
-	unsigned role;
-
-	if (!me)
-		TW_BUG("a scripts route without authentication");
-	role = auth_role_bit(me->role);
-	if (role != AUTH_ROLE_ADMIN && role != AUTH_ROLE_VIEWER)
-		owner = arena_printf(req->arena, "%" PRId64, me->id);
-	return owner;
-}
-
-/*
- * may_write() replies 403 to a viewer. routes.c already keeps viewers off
- * the write routes; this keeps a mistake there from opening them.
- */
-static int may_write(struct http_request *req)
-{
-	const struct auth_user *me = req->auth;
-	int rc = 0;
-
-	if (!me || auth_role_bit(me->role) == AUTH_ROLE_VIEWER)
-		rc = http_reply_error(req, TW_EFORBIDDEN,
-				      "your role may not do this");
-	return rc;
-}
-
-/*
- * path_id() reads the path parameter name as an id no larger than max into
- * text (the canonical decimal, for a query parameter). Anything else
- * replies 404: /scripts/abc names no script, as /scripts/999 does not.
- */
-static int path_id(struct http_request *req, const char *name, int64_t max,
-		   const char **text)
-{
-	int64_t v = 0;
-	int rc;
-
-	rc = api_parse_id(http_param(req, name), max, &v);
-	if (rc < 0) {
-		rc = http_reply_error(req, TW_ENOTFOUND, "no such %s",
-				      strcmp(name, "id") ? name : "script");
-		goto out;
-	}
-	*text = arena_printf(req->arena, "%" PRId64, v);
-out:
-	return rc;
-}
-
-/*
- * page_args() reads ?limit= (1 to SCRIPTS_LIMIT_MAX, default
- * SCRIPTS_LIMIT_DEFAULT) and ?cursor= (absent or empty for the first page,
- * else an id up to cursor_max, as this API returned it), replying 422 when
- * either is malformed. *cursor is NULL for the first page.
- */
-static int page_args(struct http_request *req, int64_t cursor_max, long *limit,
-		     const char **cursor)
-{
-	const char *limit_s = http_query(req, "limit");
-	const char *cursor_s = http_query(req, "cursor");
-	int64_t after = 0;
-	int rc = 0;
-
-	*limit = SCRIPTS_LIMIT_DEFAULT;
-	*cursor = NULL;
-	if (limit_s && str_to_long(limit_s, 1, SCRIPTS_LIMIT_MAX, limit) < 0) {
-		rc = http_reply_error(req, TW_EVALIDATION,
-				      "limit must be an integer from 1 to %d",
-				      SCRIPTS_LIMIT_MAX);
-		goto out;
-	}
-	if (cursor_s && *cursor_s) {
-		rc = api_parse_id(cursor_s, cursor_max, &after);
-		if (rc < 0) {
-			rc = http_reply_error(req, TW_EVALIDATION,
-					      "cursor is not one this API "
-					      "returned");
-			goto out;
-		}
-		*cursor = arena_printf(req->arena, "%" PRId64, after);
-	}
-out:
-	return rc;
-}
-
-/* An integer column as a JSON integer, or null. */
-static json_t *col_int(const PGresult *res, int row, int col)
-{
-	json_t *v = NULL;
-
-	if (!PQgetisnull(res, row, col))
-		v = json_integer((json_int_t)strtoll(PQgetvalue(res, row, col),
-						     NULL, 10));
-	return v ? v : json_null();
-}
-
-/*
- * A text column as a JSON string. The text came in through jansson, which
- * only accepts UTF-8, so the fallback to null is for a database edited by
- * hand.
- */
-static json_t *col_str(const PGresult *res, int row, int col)
-{
-	json_t *s = NULL;
-
-	if (!PQgetisnull(res, row, col))
-		s = json_stringn(PQgetvalue(res, row, col),
-				 (size_t)PQgetlength(res, row, col));
-	return s ? s : json_null();
-}
+/* The shared helpers (api_int.h) by their short names. */
+#define owner_filter api_owner_filter
+#define may_write api_may_write
+#define page_args api_page_args
+#define col_int api_col_int
+#define col_str api_col_str
 
 /*
  * script_json() is the script in row of a result with SCRIPT_COLS first:
@@ -637,7 +522,7 @@ int api_scripts_get(struct http_request *req)
 	const char *id = NULL;
 	int rc;
 
-	rc = path_id(req, "id", INT64_MAX, &id);
+	rc = api_path_id(req, "id", "script", INT64_MAX, &id, NULL);
 	if (rc < 0)
 		goto out;
 	params[0] = id;
@@ -678,7 +563,7 @@ int api_scripts_update(struct http_request *req)
 
 	rc = may_write(req);
 	if (rc == 0)
-		rc = path_id(req, "id", INT64_MAX, &id);
+		rc = api_path_id(req, "id", "script", INT64_MAX, &id, NULL);
 	if (rc == 0)
 		rc = http_body_json(req, &obj);
 	if (rc == 0)
@@ -745,7 +630,7 @@ int api_scripts_delete(struct http_request *req)
 
 	rc = may_write(req);
 	if (rc == 0)
-		rc = path_id(req, "id", INT64_MAX, &id);
+		rc = api_path_id(req, "id", "script", INT64_MAX, &id, NULL);
 	if (rc < 0)
 		goto out;
 	params[0] = id;
@@ -805,7 +690,7 @@ int api_scripts_versions(struct http_request *req)
 	int i, n;
 	int rc;
 
-	rc = path_id(req, "id", INT64_MAX, &id);
+	rc = api_path_id(req, "id", "script", INT64_MAX, &id, NULL);
 	if (rc == 0)
 		rc = page_args(req, VERSION_MAX, &limit, &cursor);
 	if (rc < 0)
@@ -867,9 +752,10 @@ int api_scripts_version_get(struct http_request *req)
 	PGresult *res = NULL;
 	int rc;
 
-	rc = path_id(req, "id", INT64_MAX, &id);
+	rc = api_path_id(req, "id", "script", INT64_MAX, &id, NULL);
 	if (rc == 0)
-		rc = path_id(req, "version", VERSION_MAX, &version);
+		rc = api_path_id(req, "version", "version", VERSION_MAX,
+				 &version, NULL);
 	if (rc < 0)
 		goto out;
 	params[0] = id;

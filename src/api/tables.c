@@ -75,17 +75,8 @@
 
 static const char begin_sql[] = BEGIN_SQL;
 
-/*
- * The relations the explorer shows, for c (pg_class) and n (pg_namespace):
- * $1 the data schemas as a text[], $2 the app schema.
- */
-#define VISIBLE                                             \
-	" n.nspname = ANY ($1::text[]) AND n.nspname <> $2" \
-	" AND n.nspname NOT LIKE 'pg\\_%'"                  \
-	" AND n.nspname <> 'information_schema'"            \
-	" AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"       \
-	" AND has_schema_privilege(n.oid, 'USAGE')"         \
-	" AND has_table_privilege(c.oid, 'SELECT')"
+/* The relations the explorer shows: API_VISIBLE_RELATION (api_int.h). */
+#define VISIBLE API_VISIBLE_RELATION
 
 /*
  * The planner's row estimate: reltuples, -1 (never analysed) being NULL;
@@ -213,12 +204,11 @@ static const char *kind_name(char relkind)
 }
 
 /*
- * schemas_param() is the data schemas as a text[] literal for $1, each
- * element double-quoted (an unquoted element "null" would be a NULL). The
- * names passed str_ident_valid() when the configuration was read, so none
- * holds a quote or a backslash.
+ * Each element is double-quoted (an unquoted element "null" would be a
+ * NULL). The names passed str_ident_valid() when the configuration was
+ * read, so none holds a quote or a backslash.
  */
-static const char *schemas_param(struct http_request *req)
+const char *api_data_schemas_param(struct http_request *req)
 {
 	const struct cfg *cfg = ((struct api_app *)req->app)->cfg;
 	struct buf b = BUF_INIT(CFG_MAX_SCHEMAS * 80 + 8);
@@ -270,7 +260,7 @@ static int table_lookup(struct http_request *req, PGconn *conn,
 	int rc;
 
 	memset(t, 0, sizeof(*t));
-	params[0] = schemas_param(req);
+	params[0] = api_data_schemas_param(req);
 	params[1] = cfg->app_schema;
 	params[2] = schema;
 	params[3] = name;
@@ -387,7 +377,7 @@ int api_tables_list(struct http_request *req)
 	rc = api_db_acquire(req, &conn);
 	if (rc < 0)
 		goto out;
-	params[0] = schemas_param(req);
+	params[0] = api_data_schemas_param(req);
 	params[1] = cfg->app_schema;
 	rc = read_only_begin(conn, &err);
 	if (rc == 0)

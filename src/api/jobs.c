@@ -1,0 +1,836 @@
+#include "core/compat.h"
+#include "api/api_int.h"
+#include "auth/auth.h"
+#include "core/err.h"
+#include "core/mem.h"
+#include "core/str.h"
+#include "log/log.h"
+#include "queue/queue.h"
+
+/*
+ * jobs.c - the /api/v1/jobs resource: submitting a script to run over a
+ * table, following it (detail, log, live events) and cancelling it
+ * (docs/jobs.md is the user's view). The queue itself, and every change of
+ * a job's status, is src/queue/queue.c; this file checks requests and reads.
+ *
+ * Who sees what, as for scripts: admins and viewers see every job, analysts
+ * their own; admins and analysts submit and cancel (an analyst only their
+ * own jobs), viewers never write. A job the caller may not see answers 404
+ * as one that does not exist. owner_filter() is the rule, passed to every
+ * query as a parameter that is NULL when the caller sees every owner.
+ *
+ * Submitting checks everything a worker would otherwise find out late: the
+ * script is live and the caller's (or the caller is an admin), the source
+ * is a table or view the table explorer shows (same catalog rule as
+ * tables.c), the destination a plain identifier that, in mode create, does
+ * not exist yet in the output schema (409). A check about something a body
+ * names, rather than the URL, is 422 with details {"field": ...}.
+ *
+ * Events are job_events rows, streamed as server-sent events by a producer
+ * thread of the http module (http_reply_sse()) that polls the table every
+ * EVENTS_POLL_MS with a pooled connection of its own, from the seq after
+ * Last-Event-ID, until it has sent a final status event.
+ */
+
+#define EVENTS_POLL_MS 250
+#define EVENTS_BATCH "500"
+/* How long a poll waits for a pooled connection before trying later. */
+#define EVENTS_ACQUIRE_MS 1000
+/* A poll stops adding events past this many bytes; the next goes on. */
+#define EVENTS_CALL_BYTES ((size_t)1024 * 1024)
+/* Event ids are job_events.seq, an int column. */
+#define SEQ_MAX 2147483647L
+
+/* A timestamptz column as RFC 3339 in UTC, to the second. */
+#define UTC(col) API_UTC(col)
+
+/* The columns job_json() reads, in the order of enum job_col. */
+#define JOB_COLS                                                               \
+	"j.id, j.user_id, j.script_id, j.script_version, j.source_table,"      \
+	" j.destination_table, j.mode, j.status, j.error_code,"                \
+	" j.error_message, " UTC("j.queued_at") ", " UTC(                      \
+		"j.started_at") ", " UTC("j.completed_at") ", j.rows_in, "     \
+							   "j.rows_out,"       \
+							   " j.peak_memory_"   \
+							   "bytes, "           \
+							   "j.cpu_seconds, "   \
+							   "j.duration_ms, "   \
+							   "j.attempt,"        \
+							   " j.max_attempts, " \
+							   "j.logs_truncated," \
+							   " j.cancel_"        \
+							   "requested"
+
+enum job_col {
+	JC_ID,
+	JC_USER_ID,
+	JC_SCRIPT_ID,
+	JC_SCRIPT_VERSION,
+	JC_SOURCE,
+	JC_DESTINATION,
+	JC_MODE,
+	JC_STATUS,
+	JC_ERROR_CODE,
+	JC_ERROR_MESSAGE,
+	JC_QUEUED_AT,
+	JC_STARTED_AT,
+	JC_COMPLETED_AT,
+	JC_ROWS_IN,
+	JC_ROWS_OUT,
+	JC_PEAK_MEMORY,
+	JC_CPU_SECONDS,
+	JC_DURATION_MS,
+	JC_ATTEMPT,
+	JC_MAX_ATTEMPTS,
+	JC_LOGS_TRUNCATED,
+	JC_CANCEL_REQUESTED,
+};
+
+/* A job the caller may see: $1 its id, $2 the owner filter. */
+#define VISIBLE " j.id = $1 AND ($2::bigint IS NULL OR j.user_id = $2)"
+
+static const char *const create_fields[] = { "script_id", "source_table",
+					     "destination_table", "mode",
+					     NULL };
+static const char *const list_query[] = { "status", "limit", "cursor", NULL };
+static const char *const events_query[] = { "last_event_id", NULL };
+
+static const char *const statuses[] = { "queued", "running",   "succeeded",
+					"failed", "cancelled", NULL };
+static const char *const modes[] = { "create", "replace", "append", NULL };
+
+static bool in_list(const char *const *list, const char *s)
+{
+	for (; *list; list++) {
+		if (!strcmp(*list, s))
+			return true;
+	}
+	return false;
+}
+
+/* The shared helpers (api_int.h) by their short names. */
+#define owner_filter api_owner_filter
+#define may_write api_may_write
+#define reply_field api_reply_field
+#define col_int api_col_int
+#define col_real api_col_real
+#define col_str api_col_str
+#define col_bool api_col_bool
+
+/*
+ * write_filter() is owner_filter() for changes: an admin acts on every job
+ * (NULL), anyone else on their own.
+ */
+static const char *write_filter(struct http_request *req)
+{
+	const struct auth_user *me = req->auth;
+
+	if (auth_role_bit(me->role) == AUTH_ROLE_ADMIN)
+		return NULL;
+	return arena_printf(req->arena, "%" PRId64, me->id);
+}
+
+/* The job in row of a result with JOB_COLS. A new reference. */
+static json_t *job_json(const PGresult *res, int row)
+{
+	static const struct {
+		const char *name;
+		enum job_col col;
+		char type; /* i integer, r real, s string, b boolean */
+	} fields[] = {
+		{ "id", JC_ID, 'i' },
+		{ "user_id", JC_USER_ID, 'i' },
+		{ "script_id", JC_SCRIPT_ID, 'i' },
+		{ "script_version", JC_SCRIPT_VERSION, 'i' },
+		{ "source_table", JC_SOURCE, 's' },
+		{ "destination_table", JC_DESTINATION, 's' },
+		{ "mode", JC_MODE, 's' },
+		{ "status", JC_STATUS, 's' },
+		{ "error_code", JC_ERROR_CODE, 's' },
+		{ "error_message", JC_ERROR_MESSAGE, 's' },
+		{ "queued_at", JC_QUEUED_AT, 's' },
+		{ "started_at", JC_STARTED_AT, 's' },
+		{ "completed_at", JC_COMPLETED_AT, 's' },
+		{ "rows_in", JC_ROWS_IN, 'i' },
+		{ "rows_out", JC_ROWS_OUT, 'i' },
+		{ "peak_memory_bytes", JC_PEAK_MEMORY, 'i' },
+		{ "cpu_seconds", JC_CPU_SECONDS, 'r' },
+		{ "duration_ms", JC_DURATION_MS, 'i' },
+		{ "attempt", JC_ATTEMPT, 'i' },
+		{ "max_attempts", JC_MAX_ATTEMPTS, 'i' },
+		{ "logs_truncated", JC_LOGS_TRUNCATED, 'b' },
+		{ "cancel_requested", JC_CANCEL_REQUESTED, 'b' },
+	};
+	json_t *o = json_object();
+	json_t *v;
+	size_t i;
+
+	for (i = 0; i < TW_ARRAY_SIZE(fields); i++) {
+		switch (fields[i].type) {
+		case 'i':
+			v = col_int(res, row, (int)fields[i].col);
+			break;
+		case 'r':
+			v = col_real(res, row, (int)fields[i].col);
+			break;
+		case 'b':
+			v = col_bool(res, row, (int)fields[i].col);
+			break;
+		default:
+			v = col_str(res, row, (int)fields[i].col);
+			break;
+		}
+		json_object_set_new(o, fields[i].name, v);
+	}
+	return o;
+}
+
+/* --- POST /api/v1/jobs ---------------------------------------------------- */
+
+/* A live script the caller may run: $1 its id, $2 the owner filter. */
+static const char script_sql[] = "SELECT s.current_version FROM scripts s"
+				 " WHERE s.id = $1 AND s.deleted_at IS NULL"
+				 " AND ($2::bigint IS NULL OR s.user_id = $2)";
+
+/*
+ * A relation the table explorer shows (API_VISIBLE_RELATION: $1 the data
+ * schemas, $2 the app schema) named $3.$4.
+ */
+static const char source_sql[] = "SELECT 1 FROM pg_class c JOIN pg_namespace n "
+				 "ON n.oid = c.relnamespace"
+				 " WHERE n.nspname = $3 AND c.relname = $4 "
+				 "AND" API_VISIBLE_RELATION;
+
+/* Any relation of that name in the output schema ($1), table or not. */
+static const char dest_sql[] = "SELECT 1 FROM pg_class c"
+			       " JOIN pg_namespace n ON n.oid = c.relnamespace"
+			       " WHERE n.nspname = $1 AND c.relname = $2";
+
+/* What a submission says, checked. */
+struct job_request {
+	int64_t script_id;
+	const char *source; /* "schema.name" */
+	const char *source_schema;
+	const char *source_name;
+	const char *destination;
+	const char *mode;
+};
+
+/*
+ * check_source() splits "schema.name" into its identifiers and checks the
+ * schema is a data schema. Replies 422 (field source_table) otherwise.
+ */
+static int check_source(struct http_request *req, struct job_request *jr)
+{
+	const struct cfg *cfg = ((struct api_app *)req->app)->cfg;
+	const char *dot = strchr(jr->source, '.');
+	bool known = false;
+	size_t i;
+	int rc = 0;
+
+	if (!dot) {
+		rc = reply_field(req, "source_table",
+				 "source_table must be \"schema.name\"");
+		goto out;
+	}
+	jr->source_schema = arena_strndup(req->arena, jr->source,
+					  (size_t)(dot - jr->source));
+	jr->source_name = dot + 1;
+	if (!str_ident_valid(jr->source_schema) ||
+	    !str_ident_valid(jr->source_name)) {
+		rc = reply_field(req, "source_table",
+				 "source_table must be \"schema.name\", each "
+				 "matching ^[A-Za-z_][A-Za-z0-9_]{0,62}$");
+		goto out;
+	}
+	for (i = 0; i < cfg->n_data_schemas; i++) {
+		if (!strcmp(cfg->data_schemas[i], jr->source_schema))
+			known = true;
+	}
+	if (!known || !strcmp(jr->source_schema, cfg->app_schema))
+		rc = reply_field(req, "source_table",
+				 "schema \"%s\" is not one of the data schemas",
+				 jr->source_schema);
+out:
+	return rc;
+}
+
+/*
+ * parse_create() reads and checks the body of a submission without the
+ * database, replying 400 or 422 at the first problem.
+ */
+static int parse_create(struct http_request *req, struct job_request *jr)
+{
+	json_t *obj = NULL, *sid;
+	int rc;
+
+	memset(jr, 0, sizeof(*jr));
+	rc = http_body_json(req, &obj);
+	if (rc == 0)
+		rc = http_json_check_fields(req, obj, create_fields);
+	if (rc < 0)
+		goto out;
+	sid = json_object_get(obj, "script_id");
+	if (!sid) {
+		rc = reply_field(req, "script_id", "script_id is required");
+		goto out;
+	}
+	if (!json_is_integer(sid) || json_integer_value(sid) < 1) {
+		rc = reply_field(req, "script_id",
+				 "script_id must be a positive integer");
+		goto out;
+	}
+	jr->script_id = (int64_t)json_integer_value(sid);
+	rc = http_json_string(req, obj, "source_table", true, &jr->source,
+			      NULL);
+	if (rc == 0)
+		rc = http_json_string(req, obj, "destination_table", true,
+				      &jr->destination, NULL);
+	if (rc == 0)
+		rc = http_json_string(req, obj, "mode", false, &jr->mode, NULL);
+	if (rc < 0)
+		goto out;
+	if (!jr->mode)
+		jr->mode = "create";
+	if (!in_list(modes, jr->mode)) {
+		rc = reply_field(req, "mode",
+				 "mode must be create, replace or append");
+		goto out;
+	}
+	rc = check_source(req, jr);
+	if (rc < 0)
+		goto out;
+	if (!str_ident_valid(jr->destination))
+		rc = reply_field(req, "destination_table",
+				 "destination_table must match "
+				 "^[A-Za-z_][A-Za-z0-9_]{0,62}$");
+out:
+	return rc;
+}
+
+/*
+ * check_targets() checks what the submission names in the database: the
+ * script (its current version into *version), the source, and in mode
+ * create that the destination does not exist. Replies at the first
+ * problem.
+ */
+static int check_targets(struct http_request *req, PGconn *conn,
+			 const struct job_request *jr, int *version)
+{
+	const struct cfg *cfg = ((struct api_app *)req->app)->cfg;
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	const char *params[4];
+	PGresult *res = NULL;
+	int rc;
+
+	params[0] = arena_printf(req->arena, "%" PRId64, jr->script_id);
+	params[1] = write_filter(req);
+	rc = api_exec(req, conn, script_sql, 2, params, &res, &err);
+	if (rc < 0)
+		goto fail;
+	if (PQntuples(res) == 0) {
+		rc = reply_field(req, "script_id", "no such script");
+		goto out;
+	}
+	*version = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+
+	params[0] = api_data_schemas_param(req);
+	params[1] = cfg->app_schema;
+	params[2] = jr->source_schema;
+	params[3] = jr->source_name;
+	rc = api_exec(req, conn, source_sql, 4, params, &res, &err);
+	if (rc < 0)
+		goto fail;
+	if (PQntuples(res) == 0) {
+		rc = reply_field(req, "source_table",
+				 "no such table in the data schemas: %s",
+				 jr->source);
+		goto out;
+	}
+
+	if (strcmp(jr->mode, "create") != 0)
+		goto out;
+	params[0] = cfg->output_schema;
+	params[1] = jr->destination;
+	rc = api_exec(req, conn, dest_sql, 2, params, &res, &err);
+	if (rc < 0)
+		goto fail;
+	if (PQntuples(res) > 0)
+		rc = http_reply_error(req, TW_ECONFLICT,
+				      "%s.%s already exists; use mode "
+				      "replace or append",
+				      cfg->output_schema, jr->destination);
+	goto out;
+fail:
+	http_reply_error(req, rc, "could not check the job: %s", err.ptr);
+out:
+	buf_release(&err);
+	return rc;
+}
+
+int api_jobs_create(struct http_request *req)
+{
+	const struct cfg *cfg = ((struct api_app *)req->app)->cfg;
+	const struct auth_user *me = req->auth;
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	struct queue_new_job job;
+	struct job_request jr;
+	PGconn *conn = NULL;
+	int64_t id = 0;
+	int version = 0;
+	int rc;
+
+	rc = may_write(req);
+	if (rc == 0)
+		rc = parse_create(req, &jr);
+	if (rc < 0)
+		goto out;
+	rc = api_db_acquire(req, &conn);
+	if (rc < 0)
+		goto out;
+	rc = check_targets(req, conn, &jr, &version);
+	if (rc < 0)
+		goto out;
+	memset(&job, 0, sizeof(job));
+	job.user_id = me->id;
+	job.script_id = jr.script_id;
+	job.script_version = version;
+	job.source_table = jr.source;
+	job.destination_table = jr.destination;
+	job.mode = jr.mode;
+	job.max_attempts = (int)cfg->job_max_attempts;
+	rc = queue_enqueue(conn, &job, &id, &err);
+	if (rc < 0) {
+		http_reply_error(req, rc, "could not queue the job: %s",
+				 err.ptr);
+		goto out;
+	}
+	log_info(LOG_APP,
+		 "job %" PRId64 " queued by user %" PRId64 ": script %" PRId64
+		 " version %d, %s into %s.%s (%s)",
+		 id, me->id, jr.script_id, version, jr.source,
+		 cfg->output_schema, jr.destination, jr.mode);
+	http_add_header(req, "Location",
+			arena_printf(req->arena, "/api/v1/jobs/%" PRId64, id));
+	rc = http_reply_json(req, 202,
+			     json_pack("{s:I, s:s}", "id", (json_int_t)id,
+				       "status", "queued"));
+out:
+	api_db_release(req, conn, rc < 0);
+	buf_release(&err);
+	return rc;
+}
+
+/* --- GET /api/v1/jobs ----------------------------------------------------- */
+
+/*
+ * A page, newest first: below the cursor ($1), within the caller's view
+ * ($2), of one status ($3), one row more than asked for ($4) so the handler
+ * knows whether another page follows.
+ */
+static const char list_sql[] = "SELECT " JOB_COLS " FROM jobs j"
+			       " WHERE ($1::bigint IS NULL OR j.id < $1)"
+			       " AND ($2::bigint IS NULL OR j.user_id = $2)"
+			       " AND ($3::text IS NULL OR j.status = $3)"
+			       " ORDER BY j.id DESC LIMIT $4::int + 1";
+
+int api_jobs_list(struct http_request *req)
+{
+	const char *status = http_query(req, "status");
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	const char *params[4];
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	json_t *items, *next;
+	long limit;
+	int i, n;
+	int rc;
+
+	rc = http_query_check_names(req, list_query);
+	if (rc == 0)
+		rc = api_page_args(req, INT64_MAX, &limit, &params[0]);
+	if (rc < 0)
+		goto out;
+	if (status && !in_list(statuses, status)) {
+		rc = http_reply_error(req, TW_EVALIDATION,
+				      "status must be queued, running, "
+				      "succeeded, failed or cancelled");
+		goto out;
+	}
+	params[1] = owner_filter(req);
+	params[2] = status;
+	params[3] = arena_printf(req->arena, "%ld", limit);
+	rc = api_db_acquire(req, &conn);
+	if (rc < 0)
+		goto out;
+	rc = api_exec(req, conn, list_sql, 4, params, &res, &err);
+	if (rc < 0) {
+		http_reply_error(req, rc, "could not list jobs: %s", err.ptr);
+		goto out;
+	}
+	n = PQntuples(res);
+	items = json_array();
+	for (i = 0; i < n && i < limit; i++)
+		json_array_append_new(items, job_json(res, i));
+	/* The cursor is the last id of this page, as an opaque string. */
+	next = n > limit ? json_string(PQgetvalue(res, (int)limit - 1, JC_ID))
+			 : json_null();
+	rc = http_reply_json(req, 200,
+			     json_pack("{s:o, s:o}", "items", items,
+				       "next_cursor", next));
+out:
+	api_db_release(req, conn, rc < 0);
+	buf_release(&err);
+	return rc;
+}
+
+/* --- GET /api/v1/jobs/{id} ------------------------------------------------ */
+
+static const char get_sql[] = "SELECT " JOB_COLS " FROM jobs j WHERE" VISIBLE;
+
+int api_jobs_get(struct http_request *req)
+{
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	const char *params[2];
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	const char *id = NULL;
+	int rc;
+
+	rc = api_path_id(req, "id", "job", INT64_MAX, &id, NULL);
+	if (rc < 0)
+		goto out;
+	params[0] = id;
+	params[1] = owner_filter(req);
+	rc = api_db_acquire(req, &conn);
+	if (rc < 0)
+		goto out;
+	rc = api_exec(req, conn, get_sql, 2, params, &res, &err);
+	if (rc < 0) {
+		http_reply_error(req, rc, "could not load the job: %s",
+				 err.ptr);
+		goto out;
+	}
+	if (PQntuples(res) == 0) {
+		rc = http_reply_error(req, TW_ENOTFOUND, "no such job");
+		goto out;
+	}
+	rc = http_reply_json(req, 200, job_json(res, 0));
+out:
+	api_db_release(req, conn, rc < 0);
+	buf_release(&err);
+	return rc;
+}
+
+/* --- GET /api/v1/jobs/{id}/logs ------------------------------------------- */
+
+static const char logs_sql[] = "SELECT j.logs FROM jobs j WHERE" VISIBLE;
+
+int api_jobs_logs(struct http_request *req)
+{
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	const char *params[2];
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	const char *id = NULL;
+	int rc;
+
+	rc = api_path_id(req, "id", "job", INT64_MAX, &id, NULL);
+	if (rc < 0)
+		goto out;
+	params[0] = id;
+	params[1] = owner_filter(req);
+	rc = api_db_acquire(req, &conn);
+	if (rc < 0)
+		goto out;
+	rc = api_exec(req, conn, logs_sql, 2, params, &res, &err);
+	if (rc < 0) {
+		http_reply_error(req, rc, "could not load the job's log: %s",
+				 err.ptr);
+		goto out;
+	}
+	if (PQntuples(res) == 0) {
+		rc = http_reply_error(req, TW_ENOTFOUND, "no such job");
+		goto out;
+	}
+	rc = http_reply_data(req, 200, "text/plain; charset=utf-8",
+			     PQgetvalue(res, 0, 0),
+			     (size_t)PQgetlength(res, 0, 0));
+out:
+	api_db_release(req, conn, rc < 0);
+	buf_release(&err);
+	return rc;
+}
+
+/* --- GET /api/v1/jobs/{id}/events ----------------------------------------- */
+
+/* A stream's state; heap memory owned by the stream (sse.c frees it). */
+struct job_stream {
+	struct db_pool *db;
+	char id[24];
+	long last_seq;	  /* the last event sent */
+	bool unavailable; /* the last poll could not reach the database */
+};
+
+static const char events_sql[] = "SELECT seq, kind, data FROM job_events"
+				 " WHERE job_id = $1 AND seq > $2"
+				 " ORDER BY seq LIMIT " EVENTS_BATCH;
+
+static const char exists_sql[] = "SELECT 1 FROM jobs WHERE id = $1";
+
+/*
+ * add_event() appends one event in the SSE format to out, whole or not at
+ * all (TW_ETOOBIG when out has no room for it). data is JSON text, one line
+ * as queue.c writes it; should it hold line breaks, each line becomes a
+ * data line of its own, so the event cannot be split or forged.
+ */
+static int add_event(struct buf *out, const char *seq, const char *kind,
+		     const char *data)
+{
+	struct buf ev = BUF_INIT(out->cap);
+	const char *p = data;
+	size_t n;
+	int rc;
+
+	buf_addf(&ev, "id: %s\nevent: %s\n", seq, kind);
+	for (;;) {
+		n = strcspn(p, "\r\n");
+		buf_adds(&ev, "data: ");
+		buf_add(&ev, p, n);
+		buf_addch(&ev, '\n');
+		p += n;
+		if (!*p)
+			break;
+		p += (p[0] == '\r' && p[1] == '\n') ? 2 : 1;
+	}
+	rc = buf_addch(&ev, '\n');
+	if (rc == 0)
+		rc = buf_add(out, ev.ptr, ev.len);
+	buf_release(&ev);
+	return rc;
+}
+
+/* Whether a status event's data names a final status. */
+static bool is_final_status(const char *data)
+{
+	json_t *o = json_loads(data, 0, NULL);
+	bool final;
+
+	final = queue_status_is_final(
+		json_string_value(json_object_get(o, "status")));
+	json_decref(o);
+	return final;
+}
+
+/*
+ * The event source (on the stream's own thread): the events after
+ * last_seq, at most EVENTS_BATCH and about EVENTS_CALL_BYTES per call. It
+ * ends after a final status event, or when the job is gone; an unreachable
+ * database is tried again at the next poll.
+ */
+static enum http_sse_next job_events_poll(void *arg, struct buf *out)
+{
+	struct job_stream *js = arg;
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	enum http_sse_next next = HTTP_SSE_MORE;
+	const char *params[2];
+	char after[24];
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	int i, n;
+	int rc;
+
+	rc = db_acquire(js->db, EVENTS_ACQUIRE_MS, &conn, &err);
+	if (rc < 0)
+		goto out;
+	snprintf(after, sizeof(after), "%ld", js->last_seq);
+	params[0] = js->id;
+	params[1] = after;
+	rc = db_exec(conn, events_sql, 2, params, &res, &err);
+	if (rc < 0)
+		goto out;
+	n = PQntuples(res);
+	for (i = 0; i < n && out->len < EVENTS_CALL_BYTES; i++) {
+		const char *kind = PQgetvalue(res, i, 1);
+		const char *data = PQgetvalue(res, i, 2);
+
+		/*
+		 * No room: the next poll goes on from here; an event that
+		 * does not fit even alone is skipped rather than stalling.
+		 */
+		if (add_event(out, PQgetvalue(res, i, 0), kind, data) < 0) {
+			if (out->len)
+				goto out;
+			log_warn(LOG_APP,
+				 "events of job %s: event %s is too big to "
+				 "send; skipped",
+				 js->id, PQgetvalue(res, i, 0));
+		}
+		js->last_seq = strtol(PQgetvalue(res, i, 0), NULL, 10);
+		if (!strcmp(kind, QUEUE_EVENT_STATUS) &&
+		    is_final_status(data)) {
+			next = HTTP_SSE_END;
+			goto out;
+		}
+	}
+	if (n > 0)
+		goto out;
+	PQclear(res);
+	res = NULL;
+	rc = db_exec(conn, exists_sql, 1, params, &res, &err);
+	if (rc == 0 && PQntuples(res) == 0)
+		next = HTTP_SSE_END;
+out:
+	if (rc < 0 && !js->unavailable)
+		log_warn(LOG_APP, "events of job %s: %s (trying again)", js->id,
+			 err.ptr);
+	js->unavailable = rc < 0;
+	PQclear(res);
+	if (conn)
+		db_release(js->db, conn,
+			   rc < 0 && PQstatus(conn) != CONNECTION_OK);
+	buf_release(&err);
+	return next;
+}
+
+static void job_stream_free(void *arg)
+{
+	free(arg);
+}
+
+/*
+ * start_seq() reads where the client wants to resume: the Last-Event-ID
+ * header (what a browser sends when it reconnects), else ?last_event_id=,
+ * else 0 (from the first event). Replies 422 to anything but an integer
+ * from 0 to SEQ_MAX.
+ */
+static int start_seq(struct http_request *req, long *seq)
+{
+	const char *h = http_header(req, "Last-Event-ID");
+	const char *q = http_query(req, "last_event_id");
+	int rc = 0;
+
+	*seq = 0;
+	if (h && *h) {
+		if (str_to_long(h, 0, SEQ_MAX, seq) < 0)
+			rc = http_reply_error(req, TW_EVALIDATION,
+					      "Last-Event-ID must be an "
+					      "integer of at least 0");
+	} else if (q) {
+		if (str_to_long(q, 0, SEQ_MAX, seq) < 0)
+			rc = reply_field(req, "last_event_id",
+					 "last_event_id must be an integer "
+					 "of at least 0");
+	}
+	return rc;
+}
+
+static const char visible_sql[] = "SELECT 1 FROM jobs j WHERE" VISIBLE;
+
+int api_jobs_events(struct http_request *req)
+{
+	struct api_app *app = req->app;
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	struct job_stream *js;
+	const char *params[2];
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	const char *id = NULL;
+	long seq = 0;
+	int rc;
+
+	rc = api_path_id(req, "id", "job", INT64_MAX, &id, NULL);
+	if (rc == 0)
+		rc = http_query_check_names(req, events_query);
+	if (rc == 0)
+		rc = start_seq(req, &seq);
+	if (rc < 0)
+		goto out;
+	params[0] = id;
+	params[1] = owner_filter(req);
+	rc = api_db_acquire(req, &conn);
+	if (rc < 0)
+		goto out;
+	rc = api_exec(req, conn, visible_sql, 2, params, &res, &err);
+	if (rc < 0) {
+		http_reply_error(req, rc, "could not load the job: %s",
+				 err.ptr);
+		goto out;
+	}
+	if (PQntuples(res) == 0) {
+		rc = http_reply_error(req, TW_ENOTFOUND, "no such job");
+		goto out;
+	}
+	/* The request's memory ends with the handler; the stream's does not. */
+	js = xcalloc(1, sizeof(*js));
+	js->db = app->db;
+	snprintf(js->id, sizeof(js->id), "%s", id);
+	js->last_seq = seq;
+	rc = http_reply_sse(req, job_events_poll, js, job_stream_free,
+			    EVENTS_POLL_MS);
+out:
+	api_db_release(req, conn, rc < 0);
+	buf_release(&err);
+	return rc;
+}
+
+/* --- POST /api/v1/jobs/{id}/cancel ---------------------------------------- */
+
+int api_jobs_cancel(struct http_request *req)
+{
+	const struct auth_user *me = req->auth;
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	const char *params[2];
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	const char *id = NULL;
+	bool was_running = false;
+	int64_t job_id = 0;
+	int rc;
+
+	rc = may_write(req);
+	if (rc == 0)
+		rc = api_path_id(req, "id", "job", INT64_MAX, &id, &job_id);
+	if (rc < 0)
+		goto out;
+	params[0] = id;
+	params[1] = write_filter(req);
+	rc = api_db_acquire(req, &conn);
+	if (rc < 0)
+		goto out;
+	rc = api_exec(req, conn, visible_sql, 2, params, &res, &err);
+	if (rc < 0) {
+		http_reply_error(req, rc, "could not load the job: %s",
+				 err.ptr);
+		goto out;
+	}
+	if (PQntuples(res) == 0) {
+		rc = http_reply_error(req, TW_ENOTFOUND, "no such job");
+		goto out;
+	}
+	rc = queue_cancel(conn, job_id, &was_running, &err);
+	if (rc == TW_ENOTFOUND) {
+		http_reply_error(req, rc, "no such job");
+		goto out;
+	}
+	if (rc == TW_ECONFLICT) {
+		http_reply_error(req, rc, "the job has already finished");
+		goto out;
+	}
+	if (rc < 0) {
+		http_reply_error(req, rc, "could not cancel the job: %s",
+				 err.ptr);
+		goto out;
+	}
+	log_info(LOG_APP, "job %s %s by user %" PRId64, id,
+		 was_running ? "to be cancelled" : "cancelled", me->id);
+	rc = http_reply_json(req, 202,
+			     json_pack("{s:I, s:s, s:b}", "id",
+				       (json_int_t)job_id, "status",
+				       was_running ? "running" : "cancelled",
+				       "cancel_requested", 1));
+out:
+	api_db_release(req, conn, rc < 0);
+	buf_release(&err);
+	return rc;
+}
