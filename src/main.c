@@ -20,6 +20,7 @@
 #include "http/http.h"
 #include "log/log.h"
 #include "platform/plat.h"
+#include "worker/worker.h"
 
 #define SECRET_KEY_BYTES 32
 
@@ -313,8 +314,20 @@ static int start_server(struct cfg *cfg, struct api_app *app,
 	return 0;
 }
 
-static const char worker_missing[] = "the job worker is not built into this "
-				     "version of tablewright yet";
+static int start_worker(const struct cfg *cfg, struct worker **wk,
+			struct buf *err)
+{
+	int rc = worker_start(cfg, (int)cfg->worker_concurrency, wk, err);
+
+	if (rc < 0)
+		return rc;
+	/* Tests and scripts read this line to learn the worker's id. */
+	printf("tablewright: worker %s running up to %d job%s at once\n",
+	       worker_id(*wk), worker_concurrency(*wk),
+	       worker_concurrency(*wk) == 1 ? "" : "s");
+	fflush(stdout);
+	return 0;
+}
 
 /*
  * serve_until_stopped() runs the HTTP server (and, for `run`, the embedded
@@ -325,6 +338,7 @@ static int cmd_serve(const struct cli *cli, struct cfg *cfg, bool embedded,
 {
 	struct cli_db db = { NULL, false };
 	struct http_server *srv = NULL;
+	struct worker *wk = NULL;
 	struct api_app app;
 	bool fresh = false;
 	int rc;
@@ -359,17 +373,53 @@ static int cmd_serve(const struct cli *cli, struct cfg *cfg, bool embedded,
 	rc = start_server(cfg, &app, &srv, err);
 	if (rc < 0)
 		goto out;
-	if (embedded)
-		log_warn(LOG_APP, "%s: jobs will stay queued", worker_missing);
+	/* `run` is the single box: the worker runs in the same process. */
+	if (embedded) {
+		rc = start_worker(cfg, &wk, err);
+		if (rc < 0)
+			goto out;
+	}
 	plat_shutdown_wait(-1);
 	log_info(LOG_APP, "shutting down");
 	http_server_stop(srv);
 	srv = NULL;
+	worker_stop(wk);
+	wk = NULL;
 out:
 	if (srv)
 		http_server_stop(srv);
+	worker_stop(wk);
 	cli_db_close(cfg, &db);
 	return rc;
+}
+
+/*
+ * cmd_worker() runs jobs until Ctrl-C or SIGTERM, then stops gracefully
+ * (TW_WORKER_STOP_S). It needs the database, not the signing key.
+ */
+static int cmd_worker(struct cfg *cfg, struct buf *err)
+{
+	struct cli_db db = { NULL, false };
+	struct worker *wk = NULL;
+	int rc;
+
+	rc = plat_shutdown_init(err);
+	if (rc == 0)
+		rc = cfg_require(cfg, CFG_NEED_DATABASE, err);
+	if (rc == 0)
+		rc = cli_db_open(cfg, false, &db, err);
+	if (rc == 0)
+		rc = cli_check_schema(db.pool, err);
+	/* The worker opens its own pool: this one only checked the schema. */
+	cli_db_close(cfg, &db);
+	if (rc == 0)
+		rc = start_worker(cfg, &wk, err);
+	if (rc < 0)
+		return rc;
+	plat_shutdown_wait(-1);
+	log_info(LOG_WORKER, "shutting down");
+	worker_stop(wk);
+	return 0;
 }
 
 static int cmd_migrate(struct cfg *cfg, struct buf *err)
@@ -468,14 +518,10 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		goto fail;
 
-	if (!strcmp(cli.command, "worker")) {
-		buf_adds(&err, worker_missing);
-		rc = TW_ENOTIMPL;
-		goto fail;
-	}
 	if (strcmp(cli.command, "init") && strcmp(cli.command, "migrate") &&
 	    strcmp(cli.command, "serve") && strcmp(cli.command, "run") &&
-	    strcmp(cli.command, "user") && strcmp(cli.command, "seed-demo")) {
+	    strcmp(cli.command, "user") && strcmp(cli.command, "seed-demo") &&
+	    strcmp(cli.command, "worker")) {
 		buf_addf(&err,
 			 "unknown command \"%s\" (see tablewright --help)",
 			 cli.command);
@@ -494,6 +540,8 @@ int main(int argc, char **argv)
 		rc = cmd_init(&cli, &cfg, &err);
 	} else if (!strcmp(cli.command, "migrate")) {
 		rc = cmd_migrate(&cfg, &err);
+	} else if (!strcmp(cli.command, "worker")) {
+		rc = cmd_worker(&cfg, &err);
 	} else if (!strcmp(cli.command, "seed-demo")) {
 		rc = cmd_seed_demo(&cli, &cfg, &err);
 		if (rc == CLI_EXIT_USAGE)

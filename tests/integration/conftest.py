@@ -169,15 +169,23 @@ class Server:
         return self.stderr_path.read_text(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError("server did not stop within %ss" % timeout) from None
-        return self.proc.returncode
+        return stop_process(self.proc, "server", sig, timeout)
+
+
+def stop_process(
+    proc: subprocess.Popen[str], what: str, sig: int = signal.SIGTERM, timeout: float = 30
+) -> int:
+    """Sends sig and returns the exit status; SIGKILL and a failed assertion
+    when the process is still there after timeout seconds."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError("%s did not stop within %ss" % (what, timeout)) from None
+    return proc.returncode
 
 
 def start_server(

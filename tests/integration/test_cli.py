@@ -38,12 +38,6 @@ def test_option_without_value(tmp_path: Path) -> None:
     assert "--bind needs a value" in res.stderr
 
 
-def test_worker_not_built_says_so_and_fails(tmp_path: Path) -> None:
-    res = run_tw(["worker"], tmp_path, base_env(tmp_path))
-    assert res.returncode != 0
-    assert "worker is not built" in res.stderr
-
-
 def test_routes_prints_method_and_path(tmp_path: Path) -> None:
     res = run_tw(["routes"], tmp_path, base_env(tmp_path))
     assert res.returncode == 0

@@ -6,13 +6,17 @@ import re
 import shutil
 import signal
 import stat
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from conftest import base_env, run_tw, start_server
+
+SANDBOX_COMMAND = f"{sys.executable} {Path(__file__).parent / 'helpers' / 'fake_runner.py'}"
 
 
 def env_key(path: Path) -> str:
@@ -79,7 +83,7 @@ def public_tmp() -> Path:
 
 
 def test_run_with_embedded_cluster(public_tmp: Path) -> None:
-    env = base_env(public_tmp, TW_SECRET_KEY=None)
+    env = base_env(public_tmp, TW_SECRET_KEY=None, TW_SANDBOX_COMMAND=SANDBOX_COMMAND)
     srv = start_server(public_tmp, env, command="run", ready_timeout=120)
     try:
         health = srv.get("/healthz")
@@ -96,6 +100,27 @@ def test_run_with_embedded_cluster(public_tmp: Path) -> None:
             json={"email": "admin@localhost", "password": m.group(1)},
         )
         assert r.status_code == 200, r.text
+        # The single box runs jobs too: `run` includes a worker.
+        auth = {"Authorization": "Bearer " + r.json()["access_token"]}
+        r = srv.request(
+            "POST", "/api/v1/scripts", headers=auth,
+            json={"name": "single box", "code_text": "say ran inside run"},
+        )
+        assert r.status_code == 201, r.text
+        r = srv.request(
+            "POST", "/api/v1/jobs", headers=auth,
+            json={"script_id": r.json()["id"], "source_table": "public.orders",
+                  "destination_table": "single_box_out"},
+        )
+        assert r.status_code == 202, r.text
+        job_url = "/api/v1/jobs/%d" % r.json()["id"]
+        deadline = time.monotonic() + 30
+        while srv.request("GET", job_url, headers=auth).json()["status"] != "succeeded":
+            assert time.monotonic() < deadline, srv.request("GET", job_url, headers=auth).text
+            time.sleep(0.1)
+        assert srv.get("/healthz").json()["workers"] == 1
+        log = srv.request("GET", job_url + "/logs", headers=auth).text
+        assert "ran inside run\n" in log
     finally:
         assert srv.stop(signal.SIGINT) == 0, srv.stderr()
     pg = public_tmp / "var" / "pg"

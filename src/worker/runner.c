@@ -1,0 +1,515 @@
+#include "core/compat.h"
+
+#include <jansson.h>
+
+#include "core/err.h"
+#include "core/mem.h"
+#include "core/str.h"
+#include "log/log.h"
+#include "platform/plat.h"
+#include "sandbox/sandbox.h"
+#include "worker/worker_int.h"
+
+/*
+ * runner.c - one job, on a thread of its own: start the sandbox child,
+ * hand it the job, stream its output into the job's log (capped), sample
+ * its CPU and memory every WORKER_SAMPLE_MS (the supervisor kills it when a
+ * limit is passed), obey cancel requests, and record the classified
+ * outcome. Until the Python runner lands, the child is whatever
+ * TW_SANDBOX_COMMAND names; it gets the job as one JSON line on stdin.
+ */
+
+/* How long the database may take per write before the job waits on. */
+#define ACQUIRE_MS 2000
+/* A line longer than this is written in pieces. */
+#define LINE_MAX_BYTES ((size_t)64 * 1024)
+/* After the child ended, its pipes get this long to drain. */
+#define DRAIN_MS 2000
+/* The most of one read of the child's output. */
+#define READ_CAP ((size_t)256 * 1024)
+/* The OS CPU-time backstop: the wall limit plus this much. */
+#define CPU_BACKSTOP_EXTRA_S 5
+/* A job's child may write files up to this size in its directory. */
+#define FILE_MAX_BYTES ((int64_t)256 * 1024 * 1024)
+#define MAX_FILES 256
+
+/* Variables the child gets from the worker's environment, when set. */
+static const char *const env_allow[] = {
+	"PATH",	      "LANG",	     "LC_ALL", "LC_CTYPE", "TZ",
+	"SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", NULL,
+};
+
+/* Numeric libraries get one thread each: the CPU share is the job's. */
+static const char *const env_extra[] = {
+	"OMP_NUM_THREADS=1",  "OPENBLAS_NUM_THREADS=1",	   "MKL_NUM_THREADS=1",
+	"PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1", NULL,
+};
+
+/* What the runner keeps while a job runs. */
+struct run {
+	struct worker_slot *slot;
+	struct worker *w;
+	const struct queue_job *job;
+	struct sbx_child *child;
+	struct buf partial[3]; /* [1] stdout, [2] stderr: an unfinished line */
+	struct buf pending;    /* log text not yet written */
+	int64_t log_bytes;     /* the stored log's length, with pending */
+	bool truncated;	       /* the cap was reached */
+	bool gone;	       /* the job is not ours any more */
+	struct sbx_sample last;
+	bool have_sample;
+	int64_t next_metrics;
+};
+
+/* "[2026-11-26T06:40:01Z] msg\n", as queue.c stamps its own lines. */
+static void stamp_line(struct buf *out, const char *msg)
+{
+	int64_t sec;
+	long nsec;
+	struct tm tm;
+
+	plat_realtime(&sec, &nsec);
+	plat_gmtime(sec, &tm);
+	buf_addf(out, "[%04d-%02d-%02dT%02d:%02d:%02dZ] %s\n",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, msg);
+}
+
+/*
+ * Adds text (already valid UTF-8) to the pending log, or drops it past the
+ * cap, leaving one line that says so. force: the worker's own lines about
+ * the job's end are kept even past the cap.
+ */
+static void add_log(struct run *r, const char *text, size_t len, bool force)
+{
+	const long cap = r->w->cfg->job_log_max_bytes;
+
+	if (!force && r->log_bytes + (int64_t)len > cap) {
+		if (!r->truncated) {
+			struct buf note = BUF_INIT(512);
+			char msg[200];
+
+			snprintf(msg, sizeof(msg),
+				 "log truncated: the job's output passed "
+				 "TW_JOB_LOG_MAX_BYTES (%ld bytes); the rest "
+				 "is not kept",
+				 cap);
+			stamp_line(&note, msg);
+			buf_add(&r->pending, note.ptr, note.len);
+			r->log_bytes += (int64_t)note.len;
+			buf_release(&note);
+			r->truncated = true;
+		}
+		return;
+	}
+	buf_add(&r->pending, text, len);
+	r->log_bytes += (int64_t)len;
+}
+
+static void add_worker_line(struct run *r, const char *msg, bool force)
+{
+	struct buf line = BUF_INIT(4096);
+
+	stamp_line(&line, msg);
+	add_log(r, line.ptr, line.len, force);
+	buf_release(&line);
+}
+
+/*
+ * Moves the complete lines of partial[which] (and an over-long unfinished
+ * one, or everything when flush_all) into the log, as clean UTF-8.
+ */
+static void take_lines(struct run *r, int which, bool flush_all)
+{
+	struct buf *p = &r->partial[which];
+	struct buf clean = BUF_INIT(4 * (READ_CAP + LINE_MAX_BYTES));
+	size_t upto = 0;
+
+	for (size_t i = p->len; i > 0; i--) {
+		if (p->ptr[i - 1] == '\n') {
+			upto = i;
+			break;
+		}
+	}
+	if (flush_all || p->len - upto >= LINE_MAX_BYTES)
+		upto = p->len;
+	if (upto == 0)
+		goto out;
+	str_utf8_clean(&clean, p->ptr, upto);
+	if (clean.len && clean.ptr[clean.len - 1] != '\n')
+		buf_addch(&clean, '\n');
+	add_log(r, clean.ptr, clean.len, false);
+	memmove(p->ptr, p->ptr + upto, p->len - upto);
+	buf_setlen(p, p->len - upto);
+out:
+	buf_release(&clean);
+}
+
+static char *metrics_json(const struct sbx_sample *s)
+{
+	json_t *o = json_object();
+	char *text;
+
+	json_object_set_new(o, "wall_ms", json_integer(s->wall_ms));
+	json_object_set_new(o, "cpu_percent", json_real(s->cpu_percent));
+	json_object_set_new(o, "cpu_seconds", json_real(s->cpu_seconds));
+	json_object_set_new(o, "rss_bytes", json_integer(s->rss_bytes));
+	json_object_set_new(o, "commit_bytes", json_integer(s->commit_bytes));
+	json_object_set_new(o, "peak_rss_bytes",
+			    json_integer(s->peak_rss_bytes));
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return text;
+}
+
+/*
+ * Writes the pending log (and a metrics event when one is due). A database
+ * that does not answer keeps the text pending for the next try; a job that
+ * is no longer ours marks the run gone.
+ */
+static void flush(struct run *r, bool with_metrics)
+{
+	struct buf err = BUF_INIT(2048);
+	char *metrics = NULL;
+	PGconn *conn = NULL;
+	int rc;
+
+	if (!r->pending.len && !with_metrics)
+		goto out;
+	rc = db_acquire(r->w->pool, ACQUIRE_MS, &conn, &err);
+	if (rc < 0)
+		goto fail;
+	if (with_metrics && r->have_sample)
+		metrics = metrics_json(&r->last);
+	rc = queue_append_log(conn, r->job->id, r->w->id, r->pending.ptr,
+			      r->pending.len, r->truncated, metrics, &err);
+	db_release(r->w->pool, conn, rc < 0);
+	if (rc == 0) {
+		r->gone = true;
+		goto out;
+	}
+	if (rc < 0)
+		goto fail;
+	buf_reset(&r->pending);
+	goto out;
+fail:
+	log_warn(LOG_WORKER, "job %" PRId64 ": could not write its log: %s",
+		 r->job->id, err.ptr);
+out:
+	free(metrics);
+	buf_release(&err);
+}
+
+/* The job as the child reads it: one JSON object on one line. */
+static char *job_json(const struct queue_job *job)
+{
+	json_t *o = json_object();
+	char *text;
+
+	json_object_set_new(o, "job_id", json_integer(job->id));
+	json_object_set_new(o, "script_id", json_integer(job->script_id));
+	json_object_set_new(o, "script_version",
+			    json_integer(job->script_version));
+	json_object_set_new(o, "source_table", json_string(job->source_table));
+	json_object_set_new(o, "destination_table",
+			    json_string(job->destination_table));
+	json_object_set_new(o, "mode", json_string(job->mode));
+	json_object_set_new(o, "attempt", json_integer(job->attempt));
+	json_object_set_new(o, "code_text", json_string(job->code_text));
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return text;
+}
+
+/* What a job was told to stop for, if anything. */
+enum stop_reason { STOP_NONE, STOP_CANCEL, STOP_SHUTDOWN, STOP_LOST };
+
+static enum stop_reason stop_wanted(struct run *r)
+{
+	if (r->gone || atomic_load(&r->slot->lost))
+		return STOP_LOST;
+	if (atomic_load(&r->slot->cancel))
+		return STOP_CANCEL;
+	if (atomic_load(&r->w->kill_all))
+		return STOP_SHUTDOWN;
+	return STOP_NONE;
+}
+
+/*
+ * Pumps the child until it has ended and its pipes are drained: output
+ * into the log, samples (and limits) every WORKER_SAMPLE_MS, writes every
+ * WORKER_FLUSH_MS, kills on a stop request. Returns why it was stopped.
+ */
+static enum stop_reason pump(struct run *r)
+{
+	struct buf err = BUF_INIT(1024);
+	enum stop_reason stopped = STOP_NONE;
+	bool eof[3] = { true, false, false };
+	int64_t next_sample = plat_monotonic_ms() + WORKER_SAMPLE_MS;
+	int64_t next_flush = plat_monotonic_ms() + WORKER_FLUSH_MS;
+	int64_t ended_at = -1;
+	enum sbx_outcome o = SBX_RUNNING;
+
+	for (;;) {
+		int64_t now;
+		enum stop_reason want = stop_wanted(r);
+
+		if (want != STOP_NONE && stopped == STOP_NONE &&
+		    o == SBX_RUNNING) {
+			stopped = want;
+			sbx_kill(r->child, SBX_CANCELLED);
+		}
+		for (int k = 1; k <= 2; k++) {
+			struct buf *p = &r->partial[k];
+			/* Wait on stdout only; stderr is read as it is. */
+			int64_t wait = k == 1 || eof[1] ? 50 : 0;
+
+			if (eof[k])
+				continue;
+			buf_reset(&err);
+			if (p->len >= READ_CAP)
+				take_lines(r, k, true);
+			if (sbx_read(r->child, k, p, wait, &eof[k], &err) < 0)
+				eof[k] = true;
+			take_lines(r, k, eof[k]);
+		}
+		if (eof[1] && eof[2] && o == SBX_RUNNING)
+			plat_sleep_ms(50);
+		now = plat_monotonic_ms();
+		if (o == SBX_RUNNING && now >= next_sample) {
+			o = sbx_poll(r->child, &r->last);
+			r->have_sample = true;
+			next_sample = now + WORKER_SAMPLE_MS;
+			if (o != SBX_RUNNING)
+				ended_at = now;
+		}
+		if (now >= next_flush) {
+			bool m = now >= r->next_metrics;
+
+			flush(r, m);
+			if (m)
+				r->next_metrics = now + WORKER_METRICS_MS;
+			next_flush = now + WORKER_FLUSH_MS;
+		}
+		if (o != SBX_RUNNING &&
+		    ((eof[1] && eof[2]) || now - ended_at > DRAIN_MS))
+			break;
+	}
+	take_lines(r, 1, true);
+	take_lines(r, 2, true);
+	buf_release(&err);
+	return stopped;
+}
+
+/* Fills res (status, error_code, message) from how the child ended. */
+static void classify(const struct run *r, enum stop_reason stopped,
+		     const struct sbx_exit *ex, struct queue_result *res,
+		     struct buf *msg)
+{
+	const struct cfg *cfg = r->w->cfg;
+
+	res->status = "failed";
+	switch (stopped == STOP_NONE ? ex->outcome : SBX_CANCELLED) {
+	case SBX_EXITED:
+		if (ex->exit_code == 0) {
+			res->status = "succeeded";
+			return;
+		}
+		res->error_code = "user_error";
+		buf_addf(msg, "the job's program exited with status %d",
+			 ex->exit_code);
+		break;
+	case SBX_KILLED_TIMEOUT:
+		res->error_code = "timeout";
+		buf_addf(msg, "ran longer than TW_JOB_TIMEOUT_S (%ld s)",
+			 cfg->job_timeout_s);
+		break;
+	case SBX_KILLED_MEMORY:
+		res->error_code = "memory_limit";
+		buf_addf(msg,
+			 "used more memory than TW_JOB_MEMORY_MB (%ld MiB)",
+			 cfg->job_memory_mb);
+		break;
+	case SBX_KILLED_CPU:
+		res->error_code = "cpu_limit";
+		buf_addf(msg,
+			 "used more than %ld%% CPU for over %ld s, or its "
+			 "CPU-time allowance",
+			 cfg->job_cpu_percent, cfg->job_cpu_grace_s);
+		break;
+	case SBX_CANCELLED:
+		res->status = "cancelled";
+		buf_adds(msg, stopped == STOP_SHUTDOWN ? "the worker stopped "
+							 "before the job "
+							 "finished"
+						       : "cancelled on "
+							 "request");
+		break;
+	case SBX_CRASHED:
+		res->error_code = "internal";
+		buf_addf(msg, "the sandbox process crashed (signal %d)",
+			 ex->signal);
+		break;
+	case SBX_RUNNING:
+		res->error_code = "internal";
+		buf_adds(msg, "the sandbox process did not end");
+		break;
+	}
+}
+
+static void record(struct run *r, struct queue_result *res)
+{
+	struct buf err = BUF_INIT(2048);
+	PGconn *conn = NULL;
+	int64_t give_up = plat_monotonic_ms() + r->w->cfg->job_lease_s * 1000;
+	int rc;
+
+	res->log_tail = r->pending.ptr;
+	res->log_tail_len = r->pending.len;
+	res->log_truncated = r->truncated;
+	/* Keep trying while the lease lasts: after it the job is recovered. */
+	for (;;) {
+		buf_reset(&err);
+		rc = db_acquire(r->w->pool, ACQUIRE_MS, &conn, &err);
+		if (rc == 0) {
+			rc = queue_finish(conn, r->job->id, r->w->id, res,
+					  &err);
+			db_release(r->w->pool, conn, rc < 0);
+		}
+		if (rc >= 0 || plat_monotonic_ms() > give_up)
+			break;
+		plat_sleep_ms(500);
+	}
+	if (rc == 0)
+		log_warn(LOG_WORKER,
+			 "job %" PRId64 ": finished as %s, but it was no "
+			 "longer this worker's; nothing recorded",
+			 r->job->id, res->status);
+	else if (rc < 0)
+		log_error(LOG_WORKER,
+			  "job %" PRId64 ": could not record its outcome: %s",
+			  r->job->id, err.ptr);
+	buf_release(&err);
+}
+
+static void run_job(struct run *r)
+{
+	const struct cfg *cfg = r->w->cfg;
+	struct sbx_opts so;
+	struct sbx_exit ex;
+	struct queue_result res;
+	struct buf err = BUF_INIT(4096);
+	struct buf msg = BUF_INIT(4096);
+	enum stop_reason stopped = STOP_NONE;
+	int64_t t0 = plat_monotonic_ms();
+	char *input = NULL;
+	int rc;
+
+	memset(&ex, 0, sizeof(ex));
+	memset(&res, 0, sizeof(res));
+	res.rows_in = -1;
+	res.rows_out = -1;
+	if (!r->w->argv) {
+		res.status = "failed";
+		res.error_code = "internal";
+		buf_adds(&msg, "no sandbox runner: this version has no Python "
+			       "runner yet and TW_SANDBOX_COMMAND is not set");
+		goto done;
+	}
+	memset(&so, 0, sizeof(so));
+	so.argv = (const char *const *)r->w->argv;
+	so.sandbox_dir = cfg->sandbox_dir;
+	so.job_id = r->job->id;
+	so.env_allow = env_allow;
+	so.env_extra = env_extra;
+	so.limits.wall_ms = cfg->job_timeout_s * 1000;
+	so.limits.memory_bytes = (int64_t)cfg->job_memory_mb * 1024 * 1024;
+	so.limits.cpu_percent = (double)cfg->job_cpu_percent;
+	so.limits.cpu_grace_ms = cfg->job_cpu_grace_s * 1000;
+	so.limits.cpu_seconds = cfg->job_timeout_s + CPU_BACKSTOP_EXTRA_S;
+	so.limits.file_bytes = FILE_MAX_BYTES;
+	so.limits.max_files = MAX_FILES;
+	rc = sbx_spawn(&so, &r->child, &err);
+	if (rc < 0) {
+		res.status = "failed";
+		res.error_code = "internal";
+		buf_addf(&msg, "could not start the sandbox: %s", err.ptr);
+		goto done;
+	}
+	log_info(LOG_WORKER, "job %" PRId64 ": sandbox pid %ld started",
+		 r->job->id, sbx_child_pid(r->child));
+	input = job_json(r->job);
+	buf_reset(&err);
+	/* A child that exits without reading its input is judged below. */
+	if (sbx_write(r->child, input, strlen(input), &err) == 0)
+		sbx_write(r->child, "\n", 1, &err);
+	sbx_close_stdin(r->child);
+	stopped = pump(r);
+	buf_reset(&err);
+	if (sbx_wait(r->child, DRAIN_MS, &ex, &err) < 0) {
+		sbx_kill(r->child, SBX_CANCELLED);
+		sbx_wait(r->child, -1, &ex, &err);
+	}
+	if (!r->have_sample || ex.last.wall_ms > 0)
+		r->last = ex.last;
+	res.peak_memory_bytes = r->last.peak_rss_bytes;
+	res.cpu_seconds = r->last.cpu_seconds;
+	classify(r, stopped, &ex, &res, &msg);
+done:
+	res.duration_ms = plat_monotonic_ms() - t0;
+	if (stopped == STOP_LOST || r->gone) {
+		log_warn(LOG_WORKER,
+			 "job %" PRId64 ": stopped, its lease was lost",
+			 r->job->id);
+		goto out;
+	}
+	{
+		struct buf line = BUF_INIT(8192);
+
+		buf_addf(&line, "%s", res.status);
+		if (res.error_code)
+			buf_addf(&line, " (%s)", res.error_code);
+		buf_addf(&line,
+			 " after %.2f s; peak memory %.1f MiB, CPU %.2f s",
+			 (double)res.duration_ms / 1000.0,
+			 (double)res.peak_memory_bytes / 1048576.0,
+			 res.cpu_seconds);
+		if (msg.len)
+			buf_addf(&line, ": %s", msg.ptr);
+		add_worker_line(r, line.ptr, true);
+		buf_release(&line);
+	}
+	res.error_message = msg.len ? msg.ptr : NULL;
+	record(r, &res);
+	log_info(LOG_WORKER, "job %" PRId64 ": %s%s%s in %" PRId64 " ms",
+		 r->job->id, res.status, res.error_code ? " " : "",
+		 res.error_code ? res.error_code : "", res.duration_ms);
+out:
+	sbx_child_free(r->child);
+	r->child = NULL;
+	free(input);
+	buf_release(&err);
+	buf_release(&msg);
+}
+
+void *worker__run(void *arg)
+{
+	struct worker_slot *slot = arg;
+	struct run r;
+
+	memset(&r, 0, sizeof(r));
+	r.slot = slot;
+	r.w = slot->w;
+	r.job = &slot->job;
+	r.log_bytes = slot->job.log_bytes;
+	buf_init(&r.partial[1], READ_CAP + LINE_MAX_BYTES);
+	buf_init(&r.partial[2], READ_CAP + LINE_MAX_BYTES);
+	/* Pending text is written every WORKER_FLUSH_MS; the cap bounds it. */
+	buf_init(&r.pending, (size_t)r.w->cfg->job_log_max_bytes + 65536);
+	run_job(&r);
+	buf_release(&r.partial[1]);
+	buf_release(&r.partial[2]);
+	buf_release(&r.pending);
+	atomic_store(&slot->done, true);
+	return NULL;
+}
