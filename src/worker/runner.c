@@ -480,6 +480,8 @@ done:
 		buf_release(&line);
 	}
 	res.error_message = msg.len ? msg.ptr : NULL;
+	/* From here the row leaves "running": not a lost lease. */
+	atomic_store(&r->slot->ending, true);
 	record(r, &res);
 	log_info(LOG_WORKER, "job %" PRId64 ": %s%s%s in %" PRId64 " ms",
 		 r->job->id, res.status, res.error_code ? " " : "",

@@ -94,8 +94,7 @@ static void free_argv(char **argv)
 	free(argv);
 }
 
-/* --- slots ------------------------------------------------------------------
- */
+/* --- slots ---------------------------------------------------------------- */
 
 static struct worker_slot *slot_of_job(struct worker *w, int64_t id)
 {
@@ -138,33 +137,45 @@ static bool reap_slots(struct worker *w)
 	return freed;
 }
 
-static void start_slot(struct worker *w, struct worker_slot *s)
+/*
+ * Starts the runner of the job just claimed into s. Without a thread the
+ * job cannot run here: it is failed at once (left running, our own
+ * heartbeat would keep it alive forever).
+ */
+static int start_slot(struct dispatch *d, struct worker_slot *s,
+		      struct buf *err)
 {
-	int e;
+	struct worker *w = d->w;
+	struct queue_result res;
+	char why[256];
+	int e, rc;
 
 	s->w = w;
 	atomic_store(&s->cancel, false);
 	atomic_store(&s->lost, false);
+	atomic_store(&s->ending, false);
 	atomic_store(&s->done, false);
 	e = pthread_create(&s->thread, NULL, worker__run, s);
 	if (e != 0) {
-		/*
-		 * Without a thread the job cannot run here; leaving it as is
-		 * lets the lease recover it (or another worker retry it).
-		 */
-		log_error(LOG_WORKER,
-			  "job %" PRId64 ": could not start a "
-			  "thread: %s",
-			  s->job.id, plat_strerror(e));
+		snprintf(why, sizeof(why), "could not start a thread: %s",
+			 plat_strerror(e));
+		log_error(LOG_WORKER, "job %" PRId64 ": %s", s->job.id, why);
+		memset(&res, 0, sizeof(res));
+		res.status = "failed";
+		res.error_code = "internal";
+		res.error_message = why;
+		res.rows_in = -1;
+		res.rows_out = -1;
+		rc = queue_finish(d->conn, s->job.id, w->id, &res, err);
 		queue_job_release(&s->job);
-		return;
+		return rc < 0 ? rc : 0;
 	}
 	s->busy = true;
 	atomic_fetch_add(&w->running, 1);
+	return 0;
 }
 
-/* --- the connection ---------------------------------------------------------
- */
+/* --- the connection ------------------------------------------------------- */
 
 static void drop_conn(struct dispatch *d, const char *what, struct buf *err)
 {
@@ -232,8 +243,7 @@ out:
 	buf_release(&err);
 }
 
-/* --- one tick's duties ------------------------------------------------------
- */
+/* --- one tick's duties ---------------------------------------------------- */
 
 static int heartbeat(struct dispatch *d, struct buf *err)
 {
@@ -258,7 +268,8 @@ static int heartbeat(struct dispatch *d, struct buf *err)
 		struct worker_slot *s = &w->slots[i];
 		bool found = false;
 
-		if (!s->busy || atomic_load(&s->done))
+		if (!s->busy || atomic_load(&s->done) ||
+		    atomic_load(&s->ending))
 			continue;
 		for (size_t k = 0; k < nheld && !found; k++)
 			found = held[k] == s->job.id;
@@ -311,7 +322,9 @@ static int claim(struct dispatch *d, struct buf *err)
 			 s->job.script_id, s->job.script_version,
 			 s->job.source_table, s->job.destination_table,
 			 s->job.mode);
-		start_slot(w, s);
+		rc = start_slot(d, s, err);
+		if (rc < 0)
+			break;
 	}
 	return rc;
 }
@@ -410,8 +423,7 @@ static void *dispatch_main(void *arg)
 	return NULL;
 }
 
-/* --- lifecycle --------------------------------------------------------------
- */
+/* --- lifecycle ------------------------------------------------------------ */
 
 int worker_start(const struct cfg *cfg, int concurrency, struct worker **out,
 		 struct buf *err)

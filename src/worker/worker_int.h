@@ -35,7 +35,8 @@ struct worker_slot {
 	struct queue_job job;
 	atomic_bool cancel; /* the job's cancel was requested */
 	atomic_bool lost; /* the job is no longer ours: stop, record nothing */
-	atomic_bool done; /* the runner has finished */
+	atomic_bool ending; /* the runner is recording the outcome */
+	atomic_bool done;   /* the runner has finished */
 };
 
 struct worker {

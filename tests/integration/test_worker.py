@@ -391,6 +391,7 @@ def test_cancel_running_job_kills_its_tree_within_2s(jobs: Jobs, workers: list[W
     took = time.monotonic() - t0
     assert j["status"] == "cancelled" and j["error_code"] is None, j
     assert took < 2.0, f"cancel took {took:.2f} s"
+    print(f"cancel of a running job: cancelled after {took:.2f} s")
     wait_for(lambda: gone(child) and gone(grandchild), 2, "child and grandchild gone")
     assert "cancelled on request" in jobs.logs(job_id)
     assert not (jobs.workdir / "sandbox" / str(job_id)).exists()
@@ -445,7 +446,9 @@ def test_killed_worker_job_fails_as_worker_lost(
         workers.append(w2)
         j = jobs.wait(job_id, FINAL, timeout=20)
         assert (j["status"], j["error_code"]) == ("failed", "worker_lost"), j
-        assert time.monotonic() - t0 < 10
+        took = time.monotonic() - t0
+        assert took < 10
+        print(f"worker_lost {took:.2f} s after the second worker started (lease 3 s)")
         logs = jobs.logs(job_id)
         assert f"worker {w1.id} stopped heartbeating" in logs
         assert "recovered 1 job" in w2.log()
