@@ -475,6 +475,36 @@ def test_killed_worker_job_is_retried_when_attempts_remain(
         assert "second attempt done" in logs
 
 
+def test_worker_that_lost_its_lease_changes_nothing(
+    migrated: str, tmp_path: Path, workers: list[Worker]
+) -> None:
+    """Fencing: a worker frozen past its lease (SIGSTOP) has its job
+    recovered by another; once it runs again it stops its child and
+    writes nothing more to the job."""
+    with make_jobs(tmp_path, migrated) as jobs:
+        job_id = jobs.submit("pid\nsleep 8\nsay too late")
+        w1 = jobs.worker(TW_JOB_LEASE_S="3")
+        workers.append(w1)
+        child = pid_from_log(jobs.wait_log(job_id, "pid "), "pid")
+        w1.proc.send_signal(signal.SIGSTOP)
+        try:
+            w2 = start_worker(tmp_path / "w2", migrated, 1, TW_JOB_LEASE_S="3")
+            workers.append(w2)
+            j = jobs.wait(job_id, FINAL, timeout=20)
+            assert (j["status"], j["error_code"]) == ("failed", "worker_lost"), j
+            assert not gone(child), "the frozen worker's child ended early"
+        finally:
+            w1.proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: gone(child), 3, "the child of the fenced worker stopped")
+        wait_for(lambda: "no longer held by this worker" in w1.log(), 3, "the warning")
+        time.sleep(1)
+        after = jobs.job(job_id)
+        assert (after["status"], after["error_code"]) == ("failed", "worker_lost"), after
+        assert after["completed_at"] == j["completed_at"]
+        assert "too late" not in jobs.logs(job_id)
+        assert w1.stop() == 0, w1.stderr()
+
+
 # --- stopping a worker ------------------------------------------------------
 
 
