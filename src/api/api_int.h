@@ -157,6 +157,19 @@ int api_path_id(struct http_request *req, const char *name, const char *what,
 int api_page_args(struct http_request *req, int64_t cursor_max, long *limit,
 		  const char **cursor);
 int api_may_write(struct http_request *req);
+
+/*
+ * api_load_visible() is the read of one row by its path {id}: sql takes $1
+ * the id and $2 owner (api_owner_filter(), or a stricter filter for
+ * changes). A malformed id, or no row (missing or not the caller's), is
+ * 404 "no such <what>". On success *res holds
+ * the row (arena-owned) and *conn a pooled connection; the caller releases
+ * *conn with api_db_release() on success and failure alike (it may be
+ * NULL).
+ */
+int api_load_visible(struct http_request *req, const char *what,
+		     const char *sql, const char *owner, PGconn **conn,
+		     PGresult **res);
 int api_reply_field(struct http_request *req, const char *field,
 		    const char *fmt, ...) TW_PRINTF(3, 4);
 

@@ -86,6 +86,38 @@ int api_reply_field(struct http_request *req, const char *field,
 	return TW_EVALIDATION;
 }
 
+int api_load_visible(struct http_request *req, const char *what,
+		     const char *sql, const char *owner, PGconn **conn,
+		     PGresult **res)
+{
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	const char *params[2];
+	const char *id = NULL;
+	int rc;
+
+	*conn = NULL;
+	*res = NULL;
+	rc = api_path_id(req, "id", what, INT64_MAX, &id, NULL);
+	if (rc < 0)
+		goto out;
+	params[0] = id;
+	params[1] = owner;
+	rc = api_db_acquire(req, conn);
+	if (rc < 0)
+		goto out;
+	rc = api_exec(req, *conn, sql, 2, params, res, &err);
+	if (rc < 0) {
+		http_reply_error(req, rc, "could not load the %s: %s", what,
+				 err.ptr);
+		goto out;
+	}
+	if (PQntuples(*res) == 0)
+		rc = http_reply_error(req, TW_ENOTFOUND, "no such %s", what);
+out:
+	buf_release(&err);
+	return rc;
+}
+
 json_t *api_col_int(const PGresult *res, int row, int col)
 {
 	json_t *v = NULL;

@@ -490,35 +490,15 @@ static const char get_sql[] = "SELECT " JOB_COLS " FROM jobs j WHERE" VISIBLE;
 
 int api_jobs_get(struct http_request *req)
 {
-	struct buf err = BUF_INIT(BUF_SMALL_CAP);
-	const char *params[2];
 	PGconn *conn = NULL;
 	PGresult *res = NULL;
-	const char *id = NULL;
 	int rc;
 
-	rc = api_path_id(req, "id", "job", INT64_MAX, &id, NULL);
-	if (rc < 0)
-		goto out;
-	params[0] = id;
-	params[1] = owner_filter(req);
-	rc = api_db_acquire(req, &conn);
-	if (rc < 0)
-		goto out;
-	rc = api_exec(req, conn, get_sql, 2, params, &res, &err);
-	if (rc < 0) {
-		http_reply_error(req, rc, "could not load the job: %s",
-				 err.ptr);
-		goto out;
-	}
-	if (PQntuples(res) == 0) {
-		rc = http_reply_error(req, TW_ENOTFOUND, "no such job");
-		goto out;
-	}
-	rc = http_reply_json(req, 200, job_json(res, 0));
-out:
+	rc = api_load_visible(req, "job", get_sql, owner_filter(req), &conn,
+			      &res);
+	if (rc == 0)
+		rc = http_reply_json(req, 200, job_json(res, 0));
 	api_db_release(req, conn, rc < 0);
-	buf_release(&err);
 	return rc;
 }
 
@@ -528,37 +508,17 @@ static const char logs_sql[] = "SELECT j.logs FROM jobs j WHERE" VISIBLE;
 
 int api_jobs_logs(struct http_request *req)
 {
-	struct buf err = BUF_INIT(BUF_SMALL_CAP);
-	const char *params[2];
 	PGconn *conn = NULL;
 	PGresult *res = NULL;
-	const char *id = NULL;
 	int rc;
 
-	rc = api_path_id(req, "id", "job", INT64_MAX, &id, NULL);
-	if (rc < 0)
-		goto out;
-	params[0] = id;
-	params[1] = owner_filter(req);
-	rc = api_db_acquire(req, &conn);
-	if (rc < 0)
-		goto out;
-	rc = api_exec(req, conn, logs_sql, 2, params, &res, &err);
-	if (rc < 0) {
-		http_reply_error(req, rc, "could not load the job's log: %s",
-				 err.ptr);
-		goto out;
-	}
-	if (PQntuples(res) == 0) {
-		rc = http_reply_error(req, TW_ENOTFOUND, "no such job");
-		goto out;
-	}
-	rc = http_reply_data(req, 200, "text/plain; charset=utf-8",
-			     PQgetvalue(res, 0, 0),
-			     (size_t)PQgetlength(res, 0, 0));
-out:
+	rc = api_load_visible(req, "job", logs_sql, owner_filter(req), &conn,
+			      &res);
+	if (rc == 0)
+		rc = http_reply_data(req, 200, "text/plain; charset=utf-8",
+				     PQgetvalue(res, 0, 0),
+				     (size_t)PQgetlength(res, 0, 0));
 	api_db_release(req, conn, rc < 0);
-	buf_release(&err);
 	return rc;
 }
 
@@ -730,9 +690,7 @@ static const char visible_sql[] = "SELECT 1 FROM jobs j WHERE" VISIBLE;
 int api_jobs_events(struct http_request *req)
 {
 	struct api_app *app = req->app;
-	struct buf err = BUF_INIT(BUF_SMALL_CAP);
 	struct job_stream *js;
-	const char *params[2];
 	PGconn *conn = NULL;
 	PGresult *res = NULL;
 	const char *id = NULL;
@@ -744,23 +702,11 @@ int api_jobs_events(struct http_request *req)
 		rc = http_query_check_names(req, events_query);
 	if (rc == 0)
 		rc = start_seq(req, &seq);
+	if (rc == 0)
+		rc = api_load_visible(req, "job", visible_sql,
+				      owner_filter(req), &conn, &res);
 	if (rc < 0)
 		goto out;
-	params[0] = id;
-	params[1] = owner_filter(req);
-	rc = api_db_acquire(req, &conn);
-	if (rc < 0)
-		goto out;
-	rc = api_exec(req, conn, visible_sql, 2, params, &res, &err);
-	if (rc < 0) {
-		http_reply_error(req, rc, "could not load the job: %s",
-				 err.ptr);
-		goto out;
-	}
-	if (PQntuples(res) == 0) {
-		rc = http_reply_error(req, TW_ENOTFOUND, "no such job");
-		goto out;
-	}
 	/* The request's memory ends with the handler; the stream's does not. */
 	js = xcalloc(1, sizeof(*js));
 	js->db = app->db;
@@ -770,7 +716,6 @@ int api_jobs_events(struct http_request *req)
 			    EVENTS_POLL_MS);
 out:
 	api_db_release(req, conn, rc < 0);
-	buf_release(&err);
 	return rc;
 }
 
@@ -780,7 +725,6 @@ int api_jobs_cancel(struct http_request *req)
 {
 	const struct auth_user *me = req->auth;
 	struct buf err = BUF_INIT(BUF_SMALL_CAP);
-	const char *params[2];
 	PGconn *conn = NULL;
 	PGresult *res = NULL;
 	const char *id = NULL;
@@ -793,21 +737,10 @@ int api_jobs_cancel(struct http_request *req)
 		rc = api_path_id(req, "id", "job", INT64_MAX, &id, &job_id);
 	if (rc < 0)
 		goto out;
-	params[0] = id;
-	params[1] = write_filter(req);
-	rc = api_db_acquire(req, &conn);
+	rc = api_load_visible(req, "job", visible_sql, write_filter(req), &conn,
+			      &res);
 	if (rc < 0)
 		goto out;
-	rc = api_exec(req, conn, visible_sql, 2, params, &res, &err);
-	if (rc < 0) {
-		http_reply_error(req, rc, "could not load the job: %s",
-				 err.ptr);
-		goto out;
-	}
-	if (PQntuples(res) == 0) {
-		rc = http_reply_error(req, TW_ENOTFOUND, "no such job");
-		goto out;
-	}
 	rc = queue_cancel(conn, job_id, &was_running, &err);
 	if (rc == TW_ENOTFOUND) {
 		http_reply_error(req, rc, "no such job");

@@ -515,35 +515,15 @@ out:
 
 int api_scripts_get(struct http_request *req)
 {
-	struct buf err = BUF_INIT(BUF_SMALL_CAP);
-	const char *params[2];
 	PGconn *conn = NULL;
 	PGresult *res = NULL;
-	const char *id = NULL;
 	int rc;
 
-	rc = api_path_id(req, "id", "script", INT64_MAX, &id, NULL);
-	if (rc < 0)
-		goto out;
-	params[0] = id;
-	params[1] = owner_filter(req);
-	rc = api_db_acquire(req, &conn);
-	if (rc < 0)
-		goto out;
-	rc = api_exec(req, conn, get_sql, 2, params, &res, &err);
-	if (rc < 0) {
-		http_reply_error(req, rc, "could not load the script: %s",
-				 err.ptr);
-		goto out;
-	}
-	if (PQntuples(res) == 0) {
-		rc = http_reply_error(req, TW_ENOTFOUND, "no such script");
-		goto out;
-	}
-	rc = http_reply_json(req, 200, script_json(res, 0, true));
-out:
+	rc = api_load_visible(req, "script", get_sql, owner_filter(req), &conn,
+			      &res);
+	if (rc == 0)
+		rc = http_reply_json(req, 200, script_json(res, 0, true));
 	api_db_release(req, conn, rc < 0);
-	buf_release(&err);
 	return rc;
 }
 
