@@ -792,6 +792,12 @@ int sbx_wait(struct sbx_child *c, int64_t timeout_ms, struct sbx_exit *ex,
 	}
 	c->reaped = true;
 	c->last.wall_ms = plat_monotonic_ms() - c->start_ms;
+	/*
+	 * The kernel's high-water mark (KiB on Linux) covers what happened
+	 * between samples too, and a child that lived less than one sample.
+	 */
+	if ((int64_t)ru.ru_maxrss * 1024 > c->last.peak_rss_bytes)
+		c->last.peak_rss_bytes = (int64_t)ru.ru_maxrss * 1024;
 	classify(c, st,
 		 (double)ru.ru_utime.tv_sec +
 			 (double)ru.ru_utime.tv_usec / 1e6 +

@@ -273,8 +273,20 @@ static enum stop_reason pump(struct run *r)
 				eof[k] = true;
 			take_lines(r, k, eof[k]);
 		}
-		if (eof[1] && eof[2] && o == SBX_RUNNING)
-			plat_sleep_ms(50);
+		/*
+		 * Both pipes closed: the child is most likely ending. Wait for
+		 * it here (50 ms at most) rather than until the next sample,
+		 * which would add up to WORKER_SAMPLE_MS to every short job.
+		 */
+		if (eof[1] && eof[2] && o == SBX_RUNNING) {
+			struct sbx_exit ex;
+
+			buf_reset(&err);
+			if (sbx_wait(r->child, 50, &ex, &err) == 0) {
+				o = ex.outcome;
+				ended_at = plat_monotonic_ms();
+			}
+		}
 		now = plat_monotonic_ms();
 		if (o == SBX_RUNNING && now >= next_sample) {
 			o = sbx_poll(r->child, &r->last);

@@ -15,8 +15,13 @@
  * runner.c runs each claimed job on a thread of its own.
  */
 
-/* The dispatcher wakes at least this often (stop requests, freed slots). */
+/*
+ * The dispatcher wakes at least this often (stop requests), and more often
+ * while jobs run, so a freed slot takes the next queued job within
+ * BUSY_TICK_MS (a runner has no way into the wait on the LISTEN socket).
+ */
 #define TICK_MS 250
+#define BUSY_TICK_MS 20
 /* Safety net for a missed NOTIFY: look at the queue this often anyway. */
 #define POLL_MS 5000
 /* Reconnect backoff: from the first to the last, doubling. */
@@ -383,7 +388,9 @@ static void tick(struct dispatch *d)
 	}
 	if (rc == 0) {
 		what = "waiting for notifications";
-		rc = plat_socket_wait(PQsocket(d->conn), TICK_MS);
+		rc = plat_socket_wait(PQsocket(d->conn), busy_slots(w) > 0
+								 ? BUSY_TICK_MS
+								 : TICK_MS);
 		if (rc >= 0)
 			rc = take_notifications(d, &err);
 	}
