@@ -29,9 +29,10 @@ for f in src/core/*.c src/platform/win/*.c; do
 	compile "$f" "$o"
 	libs="$libs $o"
 done
+compile tests/win/smoke.c "$OUT/smoke.o"
 compile tests/win/smoke_plat.c "$OUT/smoke_plat.o"
 # shellcheck disable=SC2086
-$CC -o "$OUT/smoke_plat.exe" "$OUT/smoke_plat.o" $libs -lws2_32 -lshell32
+$CC -o "$OUT/smoke_plat.exe" "$OUT/smoke_plat.o" "$OUT/smoke.o" $libs -lws2_32 -lshell32
 sbx=
 for f in src/sandbox/sandbox.c src/sandbox/sandbox_win.c \
 	tests/win/smoke_sandbox.c; do
@@ -40,7 +41,7 @@ for f in src/sandbox/sandbox.c src/sandbox/sandbox_win.c \
 	sbx="$sbx $o"
 done
 # shellcheck disable=SC2086
-$CC -o "$OUT/smoke_sandbox.exe" $sbx $libs -lws2_32 -lshell32 -lpsapi
+$CC -o "$OUT/smoke_sandbox.exe" $sbx "$OUT/smoke.o" $libs -lws2_32 -lshell32 -lpsapi
 
 status=0
 for prog in smoke_plat smoke_sandbox; do

@@ -19,37 +19,11 @@
 #include "core/str.h"
 #include "platform/plat.h"
 #include "platform/win/win_int.h"
+#include "smoke.h"
 
 #include <winsock2.h>
 #include <windows.h>
 #include <shellapi.h>
-
-static int passed;
-static int failed;
-static int skipped;
-
-#define CHECK(cond, ...) check((cond), #cond, __LINE__, __VA_ARGS__)
-
-static void check(bool ok, const char *expr, int line, const char *fmt, ...)
-	TW_PRINTF(4, 5);
-
-static void check(bool ok, const char *expr, int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (!ok)
-		printf(" (line %d: %s)", line, expr);
-	printf("\n");
-	fflush(stdout);
-	if (ok)
-		passed++;
-	else
-		failed++;
-}
 
 /* --- helper modes (the program as its own child) ------------------------ */
 
@@ -399,10 +373,9 @@ static void check_private_dacl(const char *path)
 	if (running_on_wine() && !(ok && (ctl & SE_DACL_PROTECTED))) {
 		/* Wine derives a file's DACL from its Unix mode bits and
 		 * does not store the one given at creation. */
-		printf("skip - private DACL: Wine does not keep file DACLs "
-		       "(got %lu ACEs)\n",
-		       (unsigned long)info.AceCount);
-		skipped++;
+		smoke_skip("private DACL: Wine does not keep file DACLs "
+			   "(got %lu ACEs)",
+			   (unsigned long)info.AceCount);
 	} else {
 		CHECK(ok && (ctl & SE_DACL_PROTECTED) && info.AceCount == 3,
 		      "private file has a protected DACL with %lu ACEs",
@@ -645,7 +618,6 @@ int main(int argc, char **argv)
 	check_net();
 	check_time_and_shutdown();
 
-	printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
 	buf_release(&tmp);
-	return failed ? 1 : 0;
+	return smoke_summary();
 }

@@ -25,35 +25,10 @@
 #include "core/mem.h"
 #include "platform/plat.h"
 #include "platform/win/win_int.h"
+#include "smoke.h"
 #include "sandbox/sandbox.h"
 
 #include <windows.h>
-
-static int passed;
-static int failed;
-
-#define CHECK(cond, ...) check((cond), #cond, __LINE__, __VA_ARGS__)
-
-static void check(bool ok, const char *expr, int line, const char *fmt, ...)
-	TW_PRINTF(4, 5);
-
-static void check(bool ok, const char *expr, int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (!ok)
-		printf(" (line %d: %s)", line, expr);
-	printf("\n");
-	fflush(stdout);
-	if (ok)
-		passed++;
-	else
-		failed++;
-}
 
 /* --- helper modes (the program as its own child) ------------------------ */
 
@@ -600,8 +575,7 @@ int main(int argc, char **argv)
 	check_spawn_errors();
 
 	plat_remove_tree(sandbox_dir.ptr, NULL);
-	printf("%d passed, %d failed\n", passed, failed);
 	buf_release(&self);
 	buf_release(&sandbox_dir);
-	return failed ? 1 : 0;
+	return smoke_summary();
 }
