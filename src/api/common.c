@@ -107,7 +107,7 @@ int api_load_visible(struct http_request *req, const char *what,
 		goto out;
 	rc = api_exec(req, *conn, sql, 2, params, res, &err);
 	if (rc < 0) {
-		http_reply_error(req, rc, "could not load the %s: %s", what,
+		http_reply_error(req, rc, "could not query the %s: %s", what,
 				 err.ptr);
 		goto out;
 	}

@@ -601,38 +601,20 @@ static const char delete_sql[] = "UPDATE scripts s SET deleted_at = now()"
 int api_scripts_delete(struct http_request *req)
 {
 	const struct auth_user *me = req->auth;
-	struct buf err = BUF_INIT(BUF_SMALL_CAP);
-	const char *params[2];
 	PGconn *conn = NULL;
 	PGresult *res = NULL;
-	const char *id = NULL;
 	int rc;
 
 	rc = may_write(req);
 	if (rc == 0)
-		rc = api_path_id(req, "id", "script", INT64_MAX, &id, NULL);
-	if (rc < 0)
-		goto out;
-	params[0] = id;
-	params[1] = owner_filter(req);
-	rc = api_db_acquire(req, &conn);
-	if (rc < 0)
-		goto out;
-	rc = api_exec(req, conn, delete_sql, 2, params, &res, &err);
-	if (rc < 0) {
-		http_reply_error(req, rc, "could not delete the script: %s",
-				 err.ptr);
-		goto out;
+		rc = api_load_visible(req, "script", delete_sql,
+				      owner_filter(req), &conn, &res);
+	if (rc == 0) {
+		log_info(LOG_APP, "script %s deleted by user %" PRId64,
+			 PQgetvalue(res, 0, 0), me->id);
+		rc = http_reply_empty(req, 204);
 	}
-	if (PQntuples(res) == 0) {
-		rc = http_reply_error(req, TW_ENOTFOUND, "no such script");
-		goto out;
-	}
-	log_info(LOG_APP, "script %s deleted by user %" PRId64, id, me->id);
-	rc = http_reply_empty(req, 204);
-out:
 	api_db_release(req, conn, rc < 0);
-	buf_release(&err);
 	return rc;
 }
 
@@ -673,23 +655,12 @@ int api_scripts_versions(struct http_request *req)
 	rc = api_path_id(req, "id", "script", INT64_MAX, &id, NULL);
 	if (rc == 0)
 		rc = page_args(req, VERSION_MAX, &limit, &cursor);
+	if (rc == 0)
+		rc = api_load_visible(req, "script", visible_sql,
+				      owner_filter(req), &conn, &res);
 	if (rc < 0)
 		goto out;
 	params[0] = id;
-	params[1] = owner_filter(req);
-	rc = api_db_acquire(req, &conn);
-	if (rc < 0)
-		goto out;
-	rc = api_exec(req, conn, visible_sql, 2, params, &res, &err);
-	if (rc < 0) {
-		http_reply_error(req, rc, "could not load the script: %s",
-				 err.ptr);
-		goto out;
-	}
-	if (PQntuples(res) == 0) {
-		rc = http_reply_error(req, TW_ENOTFOUND, "no such script");
-		goto out;
-	}
 	params[1] = cursor;
 	params[2] = arena_printf(req->arena, "%ld", limit);
 	params[3] = VERSIONS_PAGE_BYTES;
