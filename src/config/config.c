@@ -22,6 +22,10 @@
 #define CFG_ECHO_MAX 120
 /* Shortest acceptable TW_SECRET_KEY. */
 #define CFG_SECRET_MIN 32
+/* What a TW_SECRET_KEY must show of variety (secret_too_simple()). */
+#define CFG_SECRET_MIN_BITS 80.0
+#define CFG_SECRET_MIN_DISTINCT 8
+#define CFG_SECRET_MAX_RUN 8
 
 /* A bound that does not fit a 32-bit long (Windows) becomes LONG_MAX. */
 #define CFG_LONG_CAP(v) ((v) > (long long)LONG_MAX ? LONG_MAX : (long)(v))
@@ -104,11 +108,23 @@ static const struct cfg_key cfg_keys[] = {
 	  CFG_LONG_CAP(64LL << 20), "1048576", false },
 	{ "TW_SANDBOX_COMMAND", set_path, F(sandbox_command), 0, 0, NULL,
 	  false },
+	{ "TW_SANDBOX_USER", set_path, F(sandbox_user), 0, 0, "nobody",
+	  false },
 	{ "TW_WORKER_CONCURRENCY", set_long, F(worker_concurrency), 0, 256, "0",
 	  false },
 	{ "TW_WORKER_STOP_S", set_long, F(worker_stop_s), 0, 3600, "30",
 	  false },
+	{ "TW_MAX_QUEUED_PER_USER", set_long, F(max_queued_per_user), 1,
+	  1000000, "100", false },
+	{ "TW_MAX_STREAMS_PER_USER", set_long, F(max_streams_per_user), 1,
+	  10000, "8", false },
 	{ "TW_HTTP_THREADS", set_long, F(http_threads), 1, 256, "8", false },
+	{ "TW_HTTP_MAX_CONNECTIONS_PER_ADDR", set_long,
+	  F(http_max_connections_per_addr), 1, 512, "128", false },
+	{ "TW_HTTP_HEAD_TIMEOUT_S", set_long, F(http_head_timeout_s), 1, 300,
+	  "10", false },
+	{ "TW_HTTP_BODY_TIMEOUT_S", set_long, F(http_body_timeout_s), 1, 3600,
+	  "60", false },
 	{ "TW_DB_POOL_SIZE", set_long, F(db_pool_size), 1, 200, "10", false },
 	{ "TW_BCRYPT_COST", set_long, F(bcrypt_cost), 10, 14, "12", false },
 	{ "TW_JWT_TTL_S", set_long, F(jwt_ttl_s), 60, 604800, "28800", false },
@@ -116,6 +132,10 @@ static const struct cfg_key cfg_keys[] = {
 	  "5", false },
 	{ "TW_LOGIN_WINDOW_S", set_long, F(login_window_s), 1, 86400, "900",
 	  false },
+	{ "TW_LOGIN_MAX_ADDRESS_FAILURES", set_long, F(login_max_addr_failures),
+	  1, 100000, "50", false },
+	{ "TW_LOGIN_MAX_DELAY_MS", set_long, F(login_max_delay_ms), 0, 10000,
+	  "2000", false },
 	{ "TW_ADMIN_EMAIL", set_email, F(admin_email), 0, 0, NULL, false },
 	{ "TW_ADMIN_PASSWORD", set_password, F(admin_password), 0, 0, NULL,
 	  true },
@@ -733,6 +753,13 @@ out:
 	return rc;
 }
 
+/*
+ * cfg_load() takes secrets (TW_DATABASE_URL, TW_SECRET_KEY,
+ * TW_ADMIN_PASSWORD) out of the process environment once they are read:
+ * plat_env_wipe() overwrites them in place and unsets them, so neither
+ * /proc/<pid>/environ nor a child started later shows them. A second
+ * cfg_load() in the same process therefore no longer sees them there.
+ */
 int cfg_load(struct cfg *cfg, const char *env_file, struct buf *err)
 {
 	const char *v;
@@ -742,16 +769,125 @@ int cfg_load(struct cfg *cfg, const char *env_file, struct buf *err)
 	rc = load_env_file(cfg, env_file ? env_file : ".env", env_file != NULL,
 			   err);
 	if (rc < 0)
-		return rc;
+		goto out;
 	for (i = 0; i < TW_ARRAY_SIZE(cfg_keys); i++) {
 		v = getenv(cfg_keys[i].name);
 		if (!v)
 			continue;
 		rc = cfg_set(cfg, cfg_keys[i].name, v, "environment", err);
 		if (rc < 0)
-			return rc;
+			goto out;
 	}
-	return 0;
+out:
+	/* Also when a setting failed, and when the .env file did. */
+	for (i = 0; i < TW_ARRAY_SIZE(cfg_keys); i++) {
+		if (cfg_keys[i].secret)
+			plat_env_wipe(cfg_keys[i].name);
+	}
+	return rc;
+}
+
+/*
+ * log2 of x >= 1 by repeated squaring, to about 1e-6: enough for the key
+ * estimate below, and no libm (the Windows build would need it too).
+ */
+static double log2_of(double x)
+{
+	double r = 0, bit = 0.5;
+	int i;
+
+	while (x >= 2) {
+		x /= 2;
+		r += 1;
+	}
+	for (i = 0; i < 24; i++) {
+		x *= x;
+		if (x >= 2) {
+			x /= 2;
+			r += bit;
+		}
+		bit /= 2;
+	}
+	return r;
+}
+
+/*
+ * Whether a secret key has too little variety to be a random key: fewer
+ * than CFG_SECRET_MIN_BITS by the frequency of its characters (a key of
+ * 32 random hex digits scores about 116 and at worst about 92 in 200,000
+ * draws; "a" repeated scores 0), fewer than CFG_SECRET_MIN_DISTINCT
+ * different characters, a run of CFG_SECRET_MAX_RUN characters in a
+ * constant step ("aaaaaaaa", "01234567", "hgfedcba"), or the repetition of
+ * a shorter block ("abcabcabc..."). It cannot prove a key random; it
+ * refuses the keys people type instead of generating.
+ */
+static bool secret_too_simple(const char *key)
+{
+	size_t counts[256] = { 0 };
+	size_t n = strlen(key), i, period, distinct = 0, stretch = 2;
+	double bits;
+
+	for (i = 0; i < n; i++)
+		counts[(unsigned char)key[i]]++;
+	bits = (double)n * log2_of((double)n);
+	for (i = 0; i < 256; i++) {
+		if (!counts[i])
+			continue;
+		distinct++;
+		bits -= (double)counts[i] * log2_of((double)counts[i]);
+	}
+	if (bits < CFG_SECRET_MIN_BITS || distinct < CFG_SECRET_MIN_DISTINCT)
+		return true;
+	/* stretch: characters in the current run of one constant step. */
+	for (i = 2; i < n; i++) {
+		if (key[i] - key[i - 1] == key[i - 1] - key[i - 2])
+			stretch++;
+		else
+			stretch = 2;
+		if (stretch >= CFG_SECRET_MAX_RUN)
+			return true;
+	}
+	for (period = 1; period <= n / 2; period++) {
+		if (memcmp(key, key + period, n - period) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The schemas must keep Tablewright's own tables apart from data: the
+ * explorer lists the data schemas and jobs write into the output schema,
+ * so either one being the app schema (or PostgreSQL's own) would expose
+ * or overwrite the users, jobs and login tables. Compared without regard
+ * to case, so that no spelling slips past.
+ */
+static int check_schemas(const struct cfg *cfg, struct buf *err)
+{
+	const char *s = NULL, *key = NULL, *what = NULL;
+	size_t i;
+
+	for (i = 0; i <= cfg->n_data_schemas && !what; i++) {
+		s = i < cfg->n_data_schemas ? cfg->data_schemas[i]
+					    : cfg->output_schema;
+		key = i < cfg->n_data_schemas ? "TW_DATA_SCHEMAS"
+					      : "TW_OUTPUT_SCHEMA";
+		if (!s)
+			continue;
+		if (cfg->app_schema && str_eq_nocase(s, cfg->app_schema))
+			what = "Tablewright's own schema (TW_APP_SCHEMA)";
+		else if (str_eq_nocase(s, "information_schema") ||
+			 (tolower((unsigned char)s[0]) == 'p' &&
+			  tolower((unsigned char)s[1]) == 'g' && s[2] == '_'))
+			what = "one of PostgreSQL's own schemas";
+	}
+	if (!what)
+		return 0;
+	if (err)
+		buf_addf(err,
+			 "%s names \"%s\", which is %s: data and job output "
+			 "must live in other schemas",
+			 key, s, what);
+	return TW_ECONFIG;
 }
 
 int cfg_require(const struct cfg *cfg, unsigned need, struct buf *err)
@@ -784,5 +920,14 @@ int cfg_require(const struct cfg *cfg, unsigned need, struct buf *err)
 				      "init`)");
 		return rc;
 	}
-	return 0;
+	if ((need & CFG_NEED_SECRET) && secret_too_simple(cfg->secret_key)) {
+		if (err)
+			buf_adds(err, "TW_SECRET_KEY is too simple: it has too "
+				      "few different characters or a repeated "
+				      "or sequential pattern; use a random key "
+				      "such as the 64 hex digits that "
+				      "`tablewright init` writes to .env");
+		return rc;
+	}
+	return check_schemas(cfg, err);
 }

@@ -67,22 +67,41 @@ struct cfg {
 	/* TW_SANDBOX_COMMAND: the child a job runs, words separated by
 	 * spaces; NULL: the Python sandbox runner */
 	char *sandbox_command;
+	/* TW_SANDBOX_USER (nobody): the user a worker running as root starts
+	 * its sandbox children as (POSIX) */
+	char *sandbox_user;
 	/* TW_WORKER_CONCURRENCY; 0: the number of cores */
 	long worker_concurrency;
 	/* TW_WORKER_STOP_S (30): on shutdown, how long running jobs may go
 	 * on before they are cancelled */
 	long worker_stop_s;
+	/* TW_MAX_QUEUED_PER_USER (100): queued jobs one user may have; one
+	 * more is 429 */
+	long max_queued_per_user;
+	/* TW_MAX_STREAMS_PER_USER (8): open event streams per user; one more
+	 * is 429 */
+	long max_streams_per_user;
 	/* TW_HTTP_THREADS (8), TW_DB_POOL_SIZE (10) */
 	long http_threads;
 	long db_pool_size;
+	/* TW_HTTP_MAX_CONNECTIONS_PER_ADDR (128); TW_HTTP_HEAD_TIMEOUT_S (10)
+	 * and TW_HTTP_BODY_TIMEOUT_S (60), deadlines for a request's head and
+	 * body */
+	long http_max_connections_per_addr;
+	long http_head_timeout_s;
+	long http_body_timeout_s;
 	/* TW_BCRYPT_COST, 10 to 14, default 12 */
 	long bcrypt_cost;
 	/* TW_JWT_TTL_S: login token lifetime, default 8 h */
 	long jwt_ttl_s;
-	/* TW_LOGIN_MAX_FAILURES (5) failed logins per email or client
-	 * address within TW_LOGIN_WINDOW_S (900) before 429 */
+	/* TW_LOGIN_MAX_FAILURES (5) failed logins per (email, client
+	 * address), TW_LOGIN_MAX_ADDRESS_FAILURES (50) per client address,
+	 * within TW_LOGIN_WINDOW_S (900) before 429; TW_LOGIN_MAX_DELAY_MS
+	 * (2000) caps the slow-down of an email with many failures */
 	long login_max_failures;
 	long login_window_s;
+	long login_max_addr_failures;
+	long login_max_delay_ms;
 	/* TW_ADMIN_EMAIL, TW_ADMIN_PASSWORD: the admin `init` creates */
 	char *admin_email;
 	char *admin_password;
@@ -119,8 +138,11 @@ enum cfg_need {
 };
 
 /*
- * cfg_require() fails with a message naming the first missing key, and
- * checks the secret key's strength (at least 32 characters).
+ * cfg_require() fails with a message naming the first missing key; with
+ * CFG_NEED_SECRET it checks the secret key's strength (at least 32
+ * characters, and enough variety: no "aaaa...", "0123...", "abcabc..." or
+ * few different characters). Always, it refuses a data or output schema
+ * that is the app schema or one of PostgreSQL's own.
  */
 int cfg_require(const struct cfg *cfg, unsigned need, struct buf *err);
 

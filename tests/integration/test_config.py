@@ -2,7 +2,9 @@
 exit, and settings follow the documented precedence."""
 
 import os
+import secrets
 import stat
+import subprocess
 from pathlib import Path
 
 from conftest import Server, base_env, run_tw, start_server
@@ -51,6 +53,44 @@ def test_short_secret_key(tmp_path: Path, migrated: str) -> None:
     line = one_line_error(res)
     assert "TW_SECRET_KEY is too short" in line
     assert "tooshort" not in line
+
+
+def refused_at_start(command: str, workdir: Path, env: dict[str, str]):
+    """Runs a long-lived command that must refuse to start; one that starts
+    anyway is killed after a while and fails the test."""
+    args = [command] + (["--bind", "127.0.0.1:0"] if command == "serve" else [])
+    try:
+        res = run_tw(args, workdir, env, timeout=20)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError("%s started instead of refusing: %r" % (command, e.stdout)) from None
+    assert res.returncode == 1, (command, res.stdout, res.stderr)
+    return res
+
+
+def test_secret_key_with_too_little_variety_is_refused(tmp_path: Path, migrated: str) -> None:
+    # Long enough, but typed rather than generated: 44 x "a" passed before.
+    for weak in ("a" * 44, "0123456789abcdef" * 4, "s3cret!" * 8):
+        env = base_env(tmp_path, TW_DATABASE_URL=migrated, TW_SECRET_KEY=weak)
+        res = refused_at_start("serve", tmp_path, env)
+        line = one_line_error(res)
+        assert "TW_SECRET_KEY is too simple" in line
+        assert "tablewright init" in line
+        assert weak not in res.stderr + res.stdout
+
+
+def test_output_or_data_schema_may_not_be_the_app_schema(tmp_path: Path, migrated: str) -> None:
+    cases = [
+        ("serve", {"TW_OUTPUT_SCHEMA": "tablewright"}, "TW_OUTPUT_SCHEMA"),
+        ("serve", {"TW_DATA_SCHEMAS": "public,tablewright"}, "TW_DATA_SCHEMAS"),
+        ("worker", {"TW_OUTPUT_SCHEMA": "Tablewright"}, "TW_OUTPUT_SCHEMA"),
+        ("serve", {"TW_APP_SCHEMA": "public"}, "TW_DATA_SCHEMAS"),
+        ("serve", {"TW_OUTPUT_SCHEMA": "pg_catalog"}, "TW_OUTPUT_SCHEMA"),
+    ]
+    for command, overrides, key in cases:
+        env = base_env(tmp_path, TW_DATABASE_URL=migrated, **overrides)
+        res = refused_at_start(command, tmp_path, env)
+        line = one_line_error(res)
+        assert key in line and "must live in other schemas" in line, line
 
 
 def test_unwritable_log_directory(tmp_path: Path, migrated: str) -> None:
@@ -157,7 +197,7 @@ def test_precedence_env_file_then_environment_then_flag(
 
 def test_env_file_alone_is_enough(tmp_path: Path, migrated: str) -> None:
     """The database URL and key can come from .env only."""
-    key = "a" * 64
+    key = secrets.token_hex(32)
     (tmp_path / ".env").write_text(
         f'export TW_DATABASE_URL="{migrated}"\nTW_SECRET_KEY={key}  # comment\n'
     )
