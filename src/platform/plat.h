@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/buf.h"
 
@@ -41,6 +42,24 @@ bool plat_is_file(const char *path);
  */
 int plat_write_file_private(const char *path, const char *data, size_t len,
 			    bool exclusive, struct buf *err);
+
+/*
+ * plat_open_append_private() opens path for appending, creating it when
+ * missing, readable and writable by the owner only: mode 0600 on POSIX
+ * (an existing file gets that mode too), on Windows the protected DACL of
+ * plat_write_file_private() (applied to an existing file as well). The
+ * handle is not inherited by child processes. Returns a stdio stream in
+ * binary append mode, or NULL with errno set (EACCES, ENOENT, ...).
+ * Log files use it: they hold email and client addresses.
+ */
+FILE *plat_open_append_private(const char *path);
+
+/*
+ * plat_make_private() restricts an existing file to its owner as
+ * plat_open_append_private() does (for rotated log files written by an
+ * older version). A missing file is not an error. 0 or TW_EIO.
+ */
+int plat_make_private(const char *path, struct buf *err);
 
 /* Reads a whole file (at most out->cap bytes; TW_ETOOBIG beyond). */
 int plat_read_file(const char *path, struct buf *out, struct buf *err);
@@ -113,6 +132,26 @@ bool plat_is_superuser(void);
  * not root.
  */
 int plat_chown_to_user(const char *path, const char *user, struct buf *err);
+
+/*
+ * plat_harden_process() keeps other processes of the same user, the
+ * sandbox children above all, from reading this process's memory and
+ * environment. Linux: PR_SET_DUMPABLE 0, which makes /proc/<pid>/environ,
+ * mem, maps, fd and cwd readable only with CAP_SYS_PTRACE (and gives no
+ * core dump). Other POSIX systems: nothing yet. Windows: nothing here; the
+ * child is to run with a restricted token at low integrity, which cannot
+ * open a medium-integrity process (docs/windows.md). 0 or TW_EIO.
+ */
+int plat_harden_process(struct buf *err);
+
+/*
+ * plat_env_wipe() removes name from the process environment after
+ * overwriting its value in place. unsetenv() alone only drops the pointer:
+ * the bytes stay in the block the kernel put at the top of the stack, and
+ * Linux shows that block in /proc/<pid>/environ. Only the value getenv()
+ * finds is wiped: call it before anything copies the environment.
+ */
+void plat_env_wipe(const char *name);
 
 /* --- terminal (plat_term.c) -------------------------------------------- */
 

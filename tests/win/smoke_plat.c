@@ -451,6 +451,48 @@ static void check_files(const char *tmp)
 		buf_release(&small);
 	}
 
+	/* Append-only, owner-only log files: created, then reopened. */
+	{
+		FILE *fp;
+		int i;
+
+		buf_reset(&q);
+		buf_addf(&q, "%s\\app.log", tmp);
+		for (i = 0; i < 2; i++) {
+			fp = plat_open_append_private(q.ptr);
+			CHECK(fp != NULL, "open_append_private, time %d: %s",
+			      i + 1, fp ? "" : plat_strerror(errno));
+			if (fp) {
+				fputs("line\n", fp);
+				fclose(fp);
+			}
+		}
+		buf_reset(&got);
+		plat_read_file(q.ptr, &got, NULL);
+		CHECK(strcmp(got.ptr, "line\nline\n") == 0,
+		      "open_append_private appends: <%s>", got.ptr);
+		check_private_dacl(q.ptr);
+		buf_reset(&err);
+		rc = plat_make_private(q.ptr, &err);
+		CHECK(rc == 0, "make_private: %d %s", rc, err.ptr);
+		buf_addch(&q, 'x');
+		CHECK(plat_make_private(q.ptr, NULL) == 0, "make_private of a "
+							   "missing file");
+		buf_setlen(&q, q.len - 1);
+		CHECK(plat_unlink(q.ptr) == 0, "log file removed");
+	}
+
+	/* A secret read from the environment is wiped and unset. */
+	{
+		_putenv("TW_SMOKE_SECRET=hunter2");
+		plat_env_wipe("TW_SMOKE_SECRET");
+		CHECK(getenv("TW_SMOKE_SECRET") == NULL &&
+			      GetEnvironmentVariableW(L"TW_SMOKE_SECRET", NULL,
+						      0) == 0,
+		      "env_wipe unsets the variable");
+		CHECK(plat_harden_process(NULL) == 0, "harden_process");
+	}
+
 	/* Under a regular file. */
 	buf_reset(&q);
 	buf_addf(&q, "%s\\sub\\dir", p.ptr);

@@ -230,6 +230,65 @@ fail:
  * plat_read_file() appends the file's bytes to out. Growth is bounded by
  * out->cap; a larger file is TW_ETOOBIG and out keeps its original length.
  */
+/*
+ * fchmod() on the descriptor fixes a file an older version created 0644
+ * (the mode argument of open() applies only to a new file, and through the
+ * umask); a file we do not own keeps its mode (fchmod fails) but is still
+ * used, as before.
+ */
+FILE *plat_open_append_private(const char *path)
+{
+	FILE *fp;
+	int fd, e;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return NULL;
+	if (fchmod(fd, 0600) != 0) {
+		/* Not ours (another user's file in a shared directory). */
+	}
+	fp = fdopen(fd, "ab");
+	if (!fp) {
+		e = errno;
+		close(fd);
+		errno = e;
+	}
+	return fp;
+}
+
+int plat_make_private(const char *path, struct buf *err)
+{
+	struct stat st;
+	int rc = 0;
+
+	if (lstat(path, &st) != 0) {
+		if (errno != ENOENT) {
+			buf_errf(err, "could not stat \"%s\": %s", path,
+				 plat_strerror(errno));
+			rc = TW_EIO;
+		}
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 07777) == 0600)
+		goto out;
+	if (chmod(path, 0600) != 0) {
+		buf_errf(err, "could not change the mode of \"%s\": %s", path,
+			 plat_strerror(errno));
+		rc = TW_EIO;
+	}
+out:
+	return rc;
+}
+
+/* Zeroes n bytes at p; through a volatile pointer, so it is not elided. */
+static void wipe(void *p, size_t n)
+{
+	volatile unsigned char *v = p;
+
+	while (n--)
+		*v++ = 0;
+}
+
 int plat_read_file(const char *path, struct buf *out, struct buf *err)
 {
 	size_t start = out->len;
@@ -271,6 +330,8 @@ fail:
 		close(fd);
 	if (rc < 0)
 		buf_setlen(out, start);
+	/* The file may hold secrets (.env): leave no copy on the stack. */
+	wipe(chunk, sizeof(chunk));
 	return rc;
 }
 

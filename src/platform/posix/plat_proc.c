@@ -34,6 +34,9 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 /* How often a running child is checked for exit and timeout, at most. */
 #define RUN_SLICE_MS 50
@@ -54,12 +57,8 @@ struct run_user {
 /* What the child reports when it cannot exec. */
 enum child_stage { STAGE_STREAMS = 1, STAGE_USER, STAGE_EXEC };
 
-/*
- * lookup_user() resolves name with the reentrant getpwnam_r(). Returns 0,
- * TW_ENOTFOUND when there is no such user, TW_EIO when the look-up failed.
- */
-static int lookup_user(const char *name, uid_t *uid, gid_t *gid,
-		       struct buf *err)
+/* See posix_int.h. */
+int plat__lookup_user(const char *name, uid_t *uid, gid_t *gid, struct buf *err)
 {
 	struct passwd pw, *found = NULL;
 	long size = sysconf(_SC_GETPW_R_SIZE_MAX);
@@ -106,7 +105,7 @@ static int resolve_run_user(const char *name, struct run_user *u,
 	int rc;
 
 	u->name = name;
-	rc = lookup_user(name, &u->uid, &u->gid, err);
+	rc = plat__lookup_user(name, &u->uid, &u->gid, err);
 	if (rc < 0)
 		goto fail;
 	for (;;) {
@@ -559,7 +558,7 @@ int plat_chown_to_user(const char *path, const char *user, struct buf *err)
 
 	if (geteuid() != 0)
 		goto out;
-	rc = lookup_user(user, &uid, &gid, err);
+	rc = plat__lookup_user(user, &uid, &gid, err);
 	if (rc < 0)
 		goto out;
 	if (chown(path, uid, gid) != 0) {
@@ -569,6 +568,40 @@ int plat_chown_to_user(const char *path, const char *user, struct buf *err)
 	}
 out:
 	return rc;
+}
+
+int plat_harden_process(struct buf *err)
+{
+	int rc = 0;
+
+#ifdef __linux__
+	/*
+	 * Not dumpable: /proc/<pid>/environ, mem, maps, fd, cwd and ptrace
+	 * then need CAP_SYS_PTRACE, so a process of the same user (a sandbox
+	 * child that runs as we do) cannot read our secrets from them. A
+	 * child's own execve() makes it dumpable again; that is its business.
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+		buf_errf(err, "could not mark the process non-dumpable: %s",
+			 plat_strerror(errno));
+		rc = TW_EIO;
+	}
+#else
+	(void)err;
+#endif
+	return rc;
+}
+
+void plat_env_wipe(const char *name)
+{
+	char *v = getenv(name);
+	volatile char *p = v;
+
+	/* Through a volatile pointer so the stores are not optimised away. */
+	while (p && *p)
+		*p++ = '\0';
+	if (v)
+		unsetenv(name);
 }
 
 int plat_cpu_count(void)

@@ -7,6 +7,7 @@
 #define TW_PLATFORM_POSIX_POSIX_INT_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "core/compat.h"
 
@@ -35,5 +36,16 @@ TW_NORETURN void plat__child_fail(int fd, int stage, int err);
  * and fills f when the child failed.
  */
 bool plat__read_child_failure(int fd, struct plat__child_failure *f);
+
+/*
+ * plat__lookup_user() resolves a system user's name to its uid and primary
+ * gid with the reentrant getpwnam_r(), in the parent before a fork (NSS
+ * look-ups are not async-signal-safe). Returns 0, TW_ENOTFOUND when there
+ * is no such user ("user \"x\" does not exist" in err), TW_EIO when the
+ * look-up failed.
+ */
+struct buf;
+int plat__lookup_user(const char *name, uid_t *uid, gid_t *gid,
+		      struct buf *err);
 
 #endif

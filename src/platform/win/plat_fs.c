@@ -16,6 +16,9 @@
 
 #include <windows.h>
 #include <sddl.h>
+#include <aclapi.h>
+#include <fcntl.h>
+#include <io.h>
 
 /* --- helpers of win_int.h ------------------------------------------------ */
 
@@ -439,6 +442,154 @@ static bool is_not_found(DWORD e)
 	return e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND;
 }
 
+/* errno for a Win32 error of CreateFileW, for callers that read errno. */
+static int errno_of(DWORD e)
+{
+	switch (e) {
+	case ERROR_FILE_NOT_FOUND:
+	case ERROR_PATH_NOT_FOUND:
+		return ENOENT;
+	case ERROR_ACCESS_DENIED:
+	case ERROR_SHARING_VIOLATION:
+	case ERROR_LOCK_VIOLATION:
+		return EACCES;
+	default:
+		return EIO;
+	}
+}
+
+/*
+ * set_private_dacl() gives the open file h the protected owner-only DACL
+ * of private_security(): a file that existed before (created by an older
+ * version with the directory's inherited ACL) ends up as a new one would.
+ */
+static bool set_private_dacl(HANDLE h)
+{
+	PSECURITY_DESCRIPTOR sd = NULL;
+	struct buf why = BUF_INIT(BUF_SMALL_CAP);
+	BOOL present = FALSE, defaulted = FALSE;
+	PACL dacl = NULL;
+	bool ok = false;
+
+	if (private_security(&sd, &why) < 0)
+		goto out;
+	if (!GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted) ||
+	    !present)
+		goto out;
+	ok = SetSecurityInfo(h, SE_FILE_OBJECT,
+			     DACL_SECURITY_INFORMATION |
+				     PROTECTED_DACL_SECURITY_INFORMATION,
+			     NULL, NULL, dacl, NULL) == ERROR_SUCCESS;
+out:
+	if (sd)
+		LocalFree(sd);
+	buf_release(&why);
+	return ok;
+}
+
+/*
+ * plat_open_append_private() opens with OPEN_ALWAYS and the private DACL,
+ * which Windows applies only when it creates the file; an existing file
+ * gets the DACL through SetSecurityInfo() (WRITE_DAC, which its owner
+ * has). A file we may not re-secure is still opened, as before. The
+ * handle is not inheritable (bInheritHandle FALSE) and shared for reading
+ * so that the log can be read while it is written; it becomes a C runtime
+ * stream through _open_osfhandle() and _fdopen().
+ */
+FILE *plat_open_append_private(const char *path)
+{
+	PSECURITY_DESCRIPTOR sd = NULL;
+	struct buf why = BUF_INIT(BUF_SMALL_CAP);
+	SECURITY_ATTRIBUTES sa;
+	const DWORD share = FILE_SHARE_READ | FILE_SHARE_WRITE |
+			    FILE_SHARE_DELETE;
+	HANDLE h = INVALID_HANDLE_VALUE;
+	wchar_t *w = NULL;
+	FILE *fp = NULL;
+	DWORD e;
+	int fd = -1;
+
+	w = plat__utf8_to_wide(path);
+	if (!w) {
+		errno = EINVAL;
+		goto out;
+	}
+	if (private_security(&sd, &why) < 0) {
+		errno = EACCES;
+		goto out;
+	}
+	sa.nLength = sizeof(sa);
+	sa.lpSecurityDescriptor = sd;
+	sa.bInheritHandle = FALSE;
+	h = CreateFileW(w, FILE_APPEND_DATA | READ_CONTROL | WRITE_DAC, share,
+			&sa, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+	e = GetLastError();
+	if (h != INVALID_HANDLE_VALUE && e == ERROR_ALREADY_EXISTS) {
+		set_private_dacl(h);
+	} else if (h == INVALID_HANDLE_VALUE && e == ERROR_ACCESS_DENIED) {
+		/* Someone else's file that we may append to but not
+		 * re-secure: use it as it is. */
+		h = CreateFileW(w, FILE_APPEND_DATA, share, &sa, OPEN_ALWAYS,
+				FILE_ATTRIBUTE_NORMAL, NULL);
+		e = GetLastError();
+	}
+	if (h == INVALID_HANDLE_VALUE) {
+		errno = errno_of(e);
+		goto out;
+	}
+	fd = _open_osfhandle((intptr_t)h, _O_APPEND | _O_WRONLY | _O_BINARY);
+	if (fd < 0) {
+		CloseHandle(h);
+		errno = EIO;
+		goto out;
+	}
+	fp = _fdopen(fd, "ab");
+	if (!fp) {
+		_close(fd); /* closes h too */
+		errno = EIO;
+	}
+out:
+	if (sd)
+		LocalFree(sd);
+	free(w);
+	buf_release(&why);
+	return fp;
+}
+
+int plat_make_private(const char *path, struct buf *err)
+{
+	HANDLE h;
+	wchar_t *w;
+	DWORD e;
+	int rc = 0;
+
+	w = wide_path(path, "secure file", err);
+	if (!w) {
+		rc = TW_EINVAL;
+		goto out;
+	}
+	h = CreateFileW(w, READ_CONTROL | WRITE_DAC,
+			FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+			NULL, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+	if (h == INVALID_HANDLE_VALUE) {
+		e = GetLastError();
+		if (!is_not_found(e)) {
+			buf_errf(err, "could not open \"%s\": %s", path,
+				 plat__win_strerror(e));
+			rc = TW_EIO;
+		}
+		goto out;
+	}
+	if (!set_private_dacl(h)) {
+		buf_errf(err, "could not restrict \"%s\" to its owner", path);
+		rc = TW_EIO;
+	}
+	CloseHandle(h);
+out:
+	free(w);
+	return rc;
+}
+
 int plat_read_file(const char *path, struct buf *out, struct buf *err)
 {
 	size_t start = out->len;
@@ -488,6 +639,8 @@ fail:
 	free(w);
 	if (rc < 0)
 		buf_setlen(out, start);
+	/* The file may hold secrets (.env): leave no copy on the stack. */
+	SecureZeroMemory(chunk, sizeof(chunk));
 	return rc;
 }
 

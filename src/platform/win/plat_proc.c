@@ -661,6 +661,41 @@ int plat_chown_to_user(const char *path, const char *user, struct buf *err)
 	return 0;
 }
 
+/*
+ * Nothing to do in the process itself on Windows. A process of the same
+ * user at the same integrity level may open this one with
+ * PROCESS_VM_READ and read its environment block; the answer is on the
+ * child's side: the sandbox child is to run with a restricted token at low
+ * integrity, which cannot open a medium-integrity process (the next
+ * sandbox issue; docs/windows.md).
+ */
+int plat_harden_process(struct buf *err)
+{
+	(void)err;
+	return 0;
+}
+
+/*
+ * Two copies exist on Windows: the C runtime's narrow environment, where
+ * getenv() points, and the process's UTF-16 block. The first is
+ * overwritten in place and dropped with _putenv("NAME="); that also calls
+ * SetEnvironmentVariableW(NAME, NULL) for the second, whose freed bytes
+ * Windows may keep; the low-integrity child cannot read them anyway.
+ */
+void plat_env_wipe(const char *name)
+{
+	struct buf unset = BUF_INIT(BUF_SMALL_CAP);
+	char *v = getenv(name);
+
+	if (!v)
+		goto out;
+	SecureZeroMemory(v, strlen(v));
+	if (buf_addf(&unset, "%s=", name) == 0)
+		_putenv(unset.ptr);
+out:
+	buf_release(&unset);
+}
+
 /* Every processor group counts: machines with over 64 have several. */
 int plat_cpu_count(void)
 {
