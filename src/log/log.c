@@ -14,7 +14,6 @@
 #include "core/mem.h"
 #include "platform/plat.h"
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h> /* write(); mingw-w64 ships it too */
@@ -71,26 +70,19 @@ static void unlock(struct log_chan *c)
 }
 
 /*
- * Opens path for appending, not inherited by child processes (the sandbox
- * must not get a writable log), and sets *size to its current length.
- * Returns NULL with errno set on failure.
+ * Opens path for appending, owner only (the logs hold email and client
+ * addresses: 0600 on POSIX, also for a file an older version left 0644,
+ * and the owner-only ACL of .env on Windows), not inherited by child
+ * processes (the sandbox must not get a writable log), and sets *size to
+ * its current length. Returns NULL with errno set on failure.
  */
 static FILE *open_append(const char *path, size_t *size)
 {
-	/*
-	 * "N" makes the handle non-inheritable in the Windows C runtime;
-	 * glibc, musl and the BSDs ignore mode letters they do not know
-	 * (whereas "e", their O_CLOEXEC, makes the Windows CRT fail), so
-	 * POSIX gets FD_CLOEXEC through fcntl() instead.
-	 */
-	FILE *fp = fopen(path, "abN");
+	FILE *fp = plat_open_append_private(path);
 	long pos;
 
 	if (!fp)
 		return NULL;
-#ifdef FD_CLOEXEC
-	fcntl(fileno(fp), F_SETFD, FD_CLOEXEC);
-#endif
 	pos = fseek(fp, 0, SEEK_END) == 0 ? ftell(fp) : -1;
 	*size = pos > 0 ? (size_t)pos : 0;
 	return fp;
@@ -153,6 +145,10 @@ static void rotate(struct log_chan *c)
 			buf_reset(&why);
 			if (plat_rename(from, to, &why) < 0 && i == 0)
 				complain(c, "could not rotate", why.ptr);
+			/* Files rotated by an older version were 0644. */
+			buf_reset(&why);
+			if (plat_make_private(to, &why) < 0)
+				complain(c, "could not restrict", why.ptr);
 		}
 	}
 	c->fp = open_append(c->path, &c->size);
