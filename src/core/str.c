@@ -111,3 +111,119 @@ int str_utf8_clean(struct buf *out, const char *s, size_t len)
 		rc = buf_add(out, s + start, i - start);
 	return rc;
 }
+
+/* Where str_text_clean() is inside an escape sequence. */
+enum esc_state {
+	ESC_NONE,
+	ESC_START, /* after ESC */
+	ESC_CSI,   /* in parameters and intermediates, until a final byte */
+	ESC_OSC,   /* in a string, until BEL, ST or ESC \ */
+	ESC_OSC_ESC,
+	ESC_NF /* ESC and intermediates, until a final byte */
+};
+
+/*
+ * esc_step() feeds code point cp (-1: not a character) to the escape
+ * sequence state machine. True when cp belongs to the sequence and is
+ * dropped; false when the sequence has ended before cp, which is then
+ * handled as ordinary text.
+ */
+static bool esc_step(enum esc_state *st, long cp)
+{
+	switch (*st) {
+	case ESC_NONE:
+		return false;
+	case ESC_START:
+		*st = ESC_NONE;
+		if (cp == '[')
+			*st = ESC_CSI;
+		else if (cp == ']')
+			*st = ESC_OSC;
+		else if (cp >= 0x20 && cp <= 0x2F)
+			*st = ESC_NF;
+		else if (!(cp >= 0x30 && cp <= 0x7E))
+			return false;
+		return true;
+	case ESC_CSI:
+		if (cp >= 0x20 && cp <= 0x3F)
+			return true;
+		*st = ESC_NONE;
+		return cp >= 0x40 && cp <= 0x7E;
+	case ESC_NF:
+		if (cp >= 0x20 && cp <= 0x2F)
+			return true;
+		*st = ESC_NONE;
+		return cp >= 0x30 && cp <= 0x7E;
+	case ESC_OSC:
+		if (cp == 0x07 || cp == 0x9C) {
+			*st = ESC_NONE;
+			return true;
+		}
+		if (cp == 0x1B) {
+			*st = ESC_OSC_ESC;
+			return true;
+		}
+		if (cp == '\n' || cp < 0) {
+			*st = ESC_NONE;
+			return false;
+		}
+		return true;
+	case ESC_OSC_ESC:
+		*st = ESC_NONE;
+		return cp == '\\';
+	}
+	return false;
+}
+
+int str_text_clean(struct buf *out, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	enum esc_state st = ESC_NONE;
+	size_t i = 0, start = 0;
+	int rc = 0;
+
+	while (i < len && rc == 0) {
+		size_t n = utf8_seq_len(p + i, len - i);
+		long cp = -1;
+		const char *put = NULL; /* what replaces the character */
+		bool keep;
+
+		if (n == 1)
+			cp = p[i];
+		else if (n == 2)
+			cp = (long)(p[i] & 0x1F) << 6 | (p[i + 1] & 0x3F);
+		else if (n > 2)
+			cp = 0x800; /* no control past U+07FF matters here */
+		if (esc_step(&st, cp)) {
+			keep = false;
+		} else if (cp < 0 || cp == 0) {
+			keep = false;
+			put = "\xEF\xBF\xBD";
+			n = 1;
+		} else if (cp == '\n' || cp == '\t') {
+			keep = true;
+		} else if (cp == '\r') {
+			keep = false;
+			if (i + 1 >= len || p[i + 1] != '\n')
+				put = "\n";
+		} else if (cp == 0x1B) {
+			keep = false;
+			st = ESC_START;
+		} else if (cp == 0x9B || cp == 0x9D) {
+			keep = false;
+			st = cp == 0x9B ? ESC_CSI : ESC_OSC;
+		} else {
+			keep = !(cp < 0x20 || (cp >= 0x7F && cp <= 0x9F));
+		}
+		if (!keep) {
+			rc = buf_add(out, s + start, i - start);
+			if (rc == 0 && put)
+				rc = buf_adds(out, put);
+			start = i + (n ? n : 1);
+		}
+		i += n ? n : 1;
+	}
+	if (rc == 0)
+		rc = buf_add(out, s + start, i - start);
+	return rc;
+}

@@ -32,6 +32,29 @@ int str_to_long(const char *s, long min, long max, long *out);
 struct buf;
 int str_utf8_clean(struct buf *out, const char *s, size_t len);
 
+/*
+ * str_text_clean() is str_utf8_clean() for text shown to people, such as a
+ * job's log: besides, it removes control characters other than newline
+ * and tab, so that a child's output cannot drive the terminal or the page
+ * that shows it (colours, cursor moves, a window title, a bell, text
+ * overwritten with \r or \b):
+ *
+ *  - an escape sequence goes whole: ESC [ ... (CSI, up to its final byte
+ *    0x40-0x7E), ESC ] ... (OSC, up to BEL or ESC \), ESC followed by
+ *    intermediates 0x20-0x2F and one final 0x30-0x7E; likewise the C1
+ *    forms U+009B (CSI) and U+009D (OSC), whose string U+009C ends;
+ *  - a carriage return becomes a newline, or goes when a newline follows,
+ *    so "50%\r100%" still shows both;
+ *  - every other C0 control, DEL and C1 control (U+0080-U+009F) goes.
+ *
+ * A sequence that a line end or any other byte interrupts ends there and
+ * that byte is handled as usual (a newline is never swallowed). The state
+ * does not carry over from one call to the next: a sequence cut in two by
+ * the caller's chunking leaves its tail as plain text. NUL and malformed
+ * UTF-8 become U+FFFD as in str_utf8_clean(). Returns buf_add()'s result.
+ */
+int str_text_clean(struct buf *out, const char *s, size_t len);
+
 /* Case-insensitive ASCII comparison. */
 bool str_eq_nocase(const char *a, const char *b);
 

@@ -117,7 +117,10 @@ static void add_worker_line(struct run *r, const char *msg, bool force)
 
 /*
  * Moves the complete lines of partial[which] (and an over-long unfinished
- * one, or everything when flush_all) into the log, as clean UTF-8.
+ * one, or everything when flush_all) into the log, as clean UTF-8 without
+ * control characters other than newline and tab (str_text_clean()): the
+ * log is shown in terminals and pages that must not obey the child's
+ * escape sequences.
  */
 static void take_lines(struct run *r, int which, bool flush_all)
 {
@@ -135,7 +138,7 @@ static void take_lines(struct run *r, int which, bool flush_all)
 		upto = p->len;
 	if (upto == 0)
 		goto out;
-	str_utf8_clean(&clean, p->ptr, upto);
+	str_text_clean(&clean, p->ptr, upto);
 	if (clean.len && clean.ptr[clean.len - 1] != '\n')
 		buf_addch(&clean, '\n');
 	add_log(r, clean.ptr, clean.len, false);

@@ -110,6 +110,42 @@ static void test_utf8_clean(void **state)
 	check_clean("\xE2\x82z", 3, REPL REPL "z");
 }
 
+/* Cleans s (n bytes) as text and compares with want (NUL-terminated). */
+static void check_text(const char *s, size_t n, const char *want)
+{
+	struct buf b = BUF_INIT(1024);
+
+	assert_int_equal(str_text_clean(&b, s, n), 0);
+	assert_string_equal(b.ptr, want);
+	assert_int_equal(b.len, strlen(want));
+	buf_release(&b);
+}
+
+/* A string literal and its length, NUL bytes inside included. */
+#define LIT(s) s, sizeof(s) - 1
+
+static void test_text_clean(void **state)
+{
+	(void)state;
+	check_text(LIT(""), "");
+	check_text(LIT("a\tb\n\xC3\xA9\n"), "a\tb\n\xC3\xA9\n");
+	/* Colours and cursor moves go whole, text stays. */
+	check_text(LIT("\x1b[31mred\x1b[0m \x1b[2;5H."), "red .");
+	/* A window title (OSC, ended by BEL or ESC \), a charset switch. */
+	check_text(LIT("\x1b]0;owned\x07x\x1b]2;t\x1b\\y\x1b(Bz"), "xyz");
+	/* \r alone is a line end, before \n it goes; \b and BEL go. */
+	check_text(LIT("50%\r100%\r\n"), "50%\n100%\n");
+	check_text(LIT("ab\bc\x07\x7f!"), "abc!");
+	/* C1 controls, CSI and OSC among them; U+00A0 is not one. */
+	check_text(LIT("\xC2\x85x\xC2\x9B"
+		       "1mq\xC2\x9Dt\xC2\x9C!\xC2\xA0"),
+		   "xq!\xC2\xA0");
+	/* A sequence cut by a line end keeps the line end; a lone ESC. */
+	check_text(LIT("\x1b]0;x\ny\x1b"), "\ny");
+	/* NUL and malformed bytes as in str_utf8_clean(). */
+	check_text(LIT("a\0\xFF\x1b[\xFFm"), "a" REPL REPL REPL "m");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -117,6 +153,7 @@ int main(void)
 		cmocka_unit_test(test_to_long),
 		cmocka_unit_test(test_affixes_and_case),
 		cmocka_unit_test(test_utf8_clean),
+		cmocka_unit_test(test_text_clean),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
