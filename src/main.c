@@ -234,9 +234,11 @@ static int open_logs(const struct cfg *cfg, struct buf *err)
  * creates the file with a fresh 256-bit key when it does not exist, appends
  * a key when the file has none, and never replaces an existing one. A key
  * that comes from the environment only is left alone too. *created says
- * whether a key was written.
+ * whether a key was written; a written key is set in cfg as well, as a
+ * reload of the settings would (cfg had no key from anywhere), which a
+ * reload cannot do: cfg_load() took the secrets out of the environment.
  */
-static int ensure_secret_key(const struct cli *cli, const struct cfg *cfg,
+static int ensure_secret_key(const struct cli *cli, struct cfg *cfg,
 			     bool *created, struct buf *err)
 {
 	const char *path = cli->env_file ? cli->env_file : ".env";
@@ -275,9 +277,11 @@ static int ensure_secret_key(const struct cli *cli, const struct cfg *cfg,
 				   "signs every login token.\n");
 	}
 	buf_addf(&content, "TW_SECRET_KEY=%s\n", hex);
-	sodium_memzero(hex, sizeof(hex));
 	rc = plat_write_file_private(path, content.ptr, content.len, false,
 				     err);
+	if (rc == 0)
+		rc = cfg_set(cfg, "TW_SECRET_KEY", hex, path, err);
+	sodium_memzero(hex, sizeof(hex));
 	if (rc == 0)
 		*created = true;
 out:
@@ -393,9 +397,22 @@ out:
 	return rc;
 }
 
+/* Wipes and frees a secret setting a command has no use for. */
+static void forget_secret(char **secret)
+{
+	if (!*secret)
+		return;
+	sodium_memzero(*secret, strlen(*secret));
+	free(*secret);
+	*secret = NULL;
+}
+
 /*
  * cmd_worker() runs jobs until Ctrl-C or SIGTERM, then stops gracefully
- * (TW_WORKER_STOP_S). It needs the database, not the signing key.
+ * (TW_WORKER_STOP_S). It needs the database, not the signing key: a
+ * process that only runs jobs does not keep the key (nor the first
+ * admin's password) at all, so nothing that reaches its memory can mint
+ * tokens.
  */
 static int cmd_worker(struct cfg *cfg, struct buf *err)
 {
@@ -403,6 +420,8 @@ static int cmd_worker(struct cfg *cfg, struct buf *err)
 	struct worker *wk = NULL;
 	int rc;
 
+	forget_secret(&cfg->secret_key);
+	forget_secret(&cfg->admin_password);
 	rc = plat_shutdown_init(err);
 	if (rc == 0)
 		rc = cfg_require(cfg, CFG_NEED_DATABASE, err);
@@ -554,11 +573,6 @@ int main(int argc, char **argv)
 		bool created = false;
 
 		rc = ensure_secret_key(&cli, &cfg, &created, &err);
-		if (rc == 0 && created) {
-			/* Reload so the new key is in cfg. */
-			cfg_release(&cfg);
-			rc = load_config(&cli, &cfg, &err);
-		}
 		if (rc == 0)
 			rc = cmd_serve(&cli, &cfg, embedded, &err);
 	} else {

@@ -17,9 +17,11 @@
  * POSIX (sandbox_posix.c): own process group, PR_SET_PDEATHSIG plus a parent
  * check, RLIMIT_DATA, RLIMIT_CPU (backstop), RLIMIT_FSIZE, RLIMIT_NOFILE,
  * RLIMIT_CORE = 0, set in the child before exec; a kill signals the whole
- * group. Windows (sandbox_win.c): a Job Object per child (kill on close, one
- * active process, a memory limit, a user-time backstop, a CPU rate cap),
- * the child created suspended and assigned before it runs, CREATE_NO_WINDOW,
+ * group. A supervisor that runs as root starts the child as an unprivileged
+ * user (opts.run_as_user) and gives it the job directory. Windows
+ *(sandbox_win.c): a Job Object per child (kill on close, one active process, a
+ *memory limit, a user-time backstop, a CPU rate cap), the child created
+ *suspended and assigned before it runs, CREATE_NO_WINDOW,
  * PROC_THREAD_ATTRIBUTE_HANDLE_LIST.
  */
 #ifndef TW_SANDBOX_SANDBOX_H
@@ -57,6 +59,14 @@ struct sbx_opts {
 	const char *const *env_allow;
 	/* "KEY=VALUE" entries added on top, NULL-terminated; may be NULL. */
 	const char *const *env_extra;
+	/*
+	 * POSIX, when the supervisor runs as root: the system user the child
+	 * runs as (groups, gid and uid set between fork and exec), who is
+	 * given the job directory. NULL, or a supervisor that is not root:
+	 * the child runs as the supervisor. Ignored on Windows, where the
+	 * child's restricted token is the answer (docs/windows.md).
+	 */
+	const char *run_as_user;
 	struct sbx_limits limits;
 };
 
@@ -131,6 +141,15 @@ void sbx_child_free(struct sbx_child *c);
  * never started.
  */
 long sbx_child_pid(const struct sbx_child *c);
+
+/*
+ * sbx_check_user() checks at start-up what sbx_spawn() will do with
+ * run_as_user = user: *drops is set when the children will run as that
+ * user (POSIX, supervisor root). TW_ENOTFOUND when the user does not exist
+ * and TW_EINVAL when it is root (uid 0), with the reason in err; 0 when
+ * the children will run as the supervisor (not root, Windows, user NULL).
+ */
+int sbx_check_user(const char *user, bool *drops, struct buf *err);
 
 /* The name of an outcome: "exited", "killed:timeout", ... */
 const char *sbx_outcome_name(enum sbx_outcome o);

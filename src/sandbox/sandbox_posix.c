@@ -16,6 +16,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -41,6 +42,7 @@
 /* What the child reports when it cannot exec. */
 enum child_stage {
 	STAGE_PARENT = 1,
+	STAGE_USER,
 	STAGE_STREAMS,
 	STAGE_DIR,
 	STAGE_LIMITS,
@@ -53,6 +55,14 @@ struct child_limits {
 	int resource[5];
 	struct rlimit value[5];
 	int n;
+};
+
+/* The user the child runs as, resolved in the parent; active false: the
+ * child keeps the supervisor's credentials. */
+struct child_user {
+	bool active;
+	uid_t uid;
+	gid_t gid;
 };
 
 struct sbx_child {
@@ -79,7 +89,8 @@ struct sbx_child {
  */
 static TW_NORETURN void child_exec(const struct sbx_opts *opts,
 				   char *const *envp, const char *dir,
-				   const struct child_limits *lim, pid_t parent,
+				   const struct child_limits *lim,
+				   const struct child_user *user, pid_t parent,
 				   const int pipes[3], int repw)
 {
 	struct sigaction sa;
@@ -90,6 +101,17 @@ static TW_NORETURN void child_exec(const struct sbx_opts *opts,
 	/* Own process group: a kill of -pid takes everything the child
 	 * starts, and a Ctrl-C to the worker's terminal does not reach it. */
 	setpgid(0, 0);
+	/*
+	 * Drop root before anything else, and before PR_SET_PDEATHSIG, which
+	 * a change of credentials clears. Groups first (only the user's
+	 * primary group: no supplementary group of root's), then gid, then
+	 * uid: after setuid() the other two can no longer change. setuid()
+	 * as root sets the real, effective and saved uid, so there is no way
+	 * back.
+	 */
+	if (user->active && (setgroups(1, &user->gid) != 0 ||
+			     setgid(user->gid) != 0 || setuid(user->uid) != 0))
+		plat__child_fail(repw, STAGE_USER, errno);
 #ifdef __linux__
 	/*
 	 * Die with the worker, even on kill -9. PDEATHSIG fires when the
@@ -242,6 +264,8 @@ static const char *stage_name(int stage)
 	switch (stage) {
 	case STAGE_PARENT:
 		return "could not tie it to the worker's life";
+	case STAGE_USER:
+		return "could not switch to the sandbox user";
 	case STAGE_STREAMS:
 		return "could not set up its standard streams";
 	case STAGE_DIR:
@@ -253,9 +277,89 @@ static const char *stage_name(int stage)
 	}
 }
 
+/*
+ * resolve_user() fills u for run_as_user: inactive unless we are root and
+ * a user is named. The user must exist and must not be root.
+ */
+static int resolve_user(const char *name, struct child_user *u, struct buf *err)
+{
+	int rc = 0;
+
+	memset(u, 0, sizeof(*u));
+	if (!name || geteuid() != 0)
+		goto out;
+	rc = plat__lookup_user(name, &u->uid, &u->gid, err);
+	if (rc < 0)
+		goto out;
+	if (u->uid == 0) {
+		buf_errf(err,
+			 "the sandbox user \"%s\" is root: the child must "
+			 "run as an unprivileged user",
+			 name);
+		rc = TW_EINVAL;
+		goto out;
+	}
+	u->active = true;
+out:
+	return rc;
+}
+
+int sbx_check_user(const char *user, bool *drops, struct buf *err)
+{
+	struct child_user u;
+	int rc = resolve_user(user, &u, err);
+
+	*drops = rc == 0 && u.active;
+	return rc;
+}
+
+/*
+ * give_dir() hands the fresh job directory to the child's user, owner
+ * only (0700): the only place the child may write, and no other user's
+ * to read.
+ */
+static int give_dir(const char *dir, const struct child_user *u,
+		    const char *name, struct buf *err)
+{
+	int rc = 0;
+
+	if (!u->active)
+		goto out;
+	if (chown(dir, u->uid, u->gid) != 0 || chmod(dir, 0700) != 0) {
+		buf_errf(err,
+			 "could not give the job directory \"%s\" to the "
+			 "sandbox user \"%s\": %s",
+			 dir, name, plat_strerror(errno));
+		rc = TW_EIO;
+	}
+out:
+	return rc;
+}
+
+/*
+ * A hint for a child that could not start as the sandbox user: the usual
+ * cause is a path that user cannot reach (a directory of mode 700 on the
+ * way, such as root's home with a pyenv interpreter in it).
+ */
+static const char *user_hint(int stage, int e, const struct child_user *u)
+{
+	if (!u->active || (e != EACCES && e != EPERM))
+		return "";
+	if (stage == STAGE_DIR)
+		return " (the sandbox user must be able to reach "
+		       "TW_SANDBOX_DIR: every directory on its path needs "
+		       "the x permission for others)";
+	if (stage == STAGE_EXEC)
+		return " (the sandbox user must be able to read and execute "
+		       "the program, and reach it: every directory on its "
+		       "path needs the x permission for others)";
+	return "";
+}
+
 int sbx_spawn(const struct sbx_opts *opts, struct sbx_child **out,
 	      struct buf *err)
 {
+	struct child_user user;
 	struct buf dir = BUF_INIT(PATH_MAX * 4);
 	struct child_limits lim;
 	struct sbx_child *c = NULL;
@@ -279,7 +383,12 @@ int sbx_spawn(const struct sbx_opts *opts, struct sbx_child **out,
 	rc = sbx__job_dir(opts->sandbox_dir, opts->job_id, &dir, err);
 	if (rc < 0)
 		goto out;
+	rc = resolve_user(opts->run_as_user, &user, err);
+	if (rc < 0)
+		goto out;
 	rc = sbx__make_job_dir(dir.ptr, err);
+	if (rc == 0)
+		rc = give_dir(dir.ptr, &user, opts->run_as_user, err);
 	if (rc < 0)
 		goto out;
 	envp = build_env(opts->env_allow, opts->env_extra);
@@ -320,7 +429,7 @@ int sbx_spawn(const struct sbx_opts *opts, struct sbx_child **out,
 	if (pid == 0) {
 		int child_ends[3] = { pipes[0][0], pipes[1][1], pipes[2][1] };
 
-		child_exec(opts, envp, c->dir, &lim, parent, child_ends,
+		child_exec(opts, envp, c->dir, &lim, &user, parent, child_ends,
 			   repp[1]);
 	}
 	c->pid = pid;
@@ -335,8 +444,9 @@ int sbx_spawn(const struct sbx_opts *opts, struct sbx_child **out,
 		fcntl(c->fd[i], F_SETFL, fcntl(c->fd[i], F_GETFL) | O_NONBLOCK);
 
 	if (plat__read_child_failure(repp[0], &f)) {
-		buf_errf(err, "could not start \"%s\": %s: %s", opts->argv[0],
-			 stage_name(f.stage), plat_strerror(f.err));
+		buf_errf(err, "could not start \"%s\": %s: %s%s", opts->argv[0],
+			 stage_name(f.stage), plat_strerror(f.err),
+			 user_hint(f.stage, f.err, &user));
 		rc = TW_EIO;
 		goto out;
 	}

@@ -437,6 +437,7 @@ static void run_job(struct run *r)
 	so.job_id = r->job->id;
 	so.env_allow = env_allow;
 	so.env_extra = env_extra;
+	so.run_as_user = cfg->sandbox_user;
 	so.limits.wall_ms = cfg->job_timeout_s * 1000;
 	so.limits.memory_bytes = (int64_t)cfg->job_memory_mb * 1024 * 1024;
 	so.limits.cpu_percent = (double)cfg->job_cpu_percent;

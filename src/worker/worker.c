@@ -6,6 +6,7 @@
 #include "core/mem.h"
 #include "log/log.h"
 #include "platform/plat.h"
+#include "sandbox/sandbox.h"
 #include "worker/worker_int.h"
 
 /*
@@ -438,8 +439,25 @@ int worker_start(const struct cfg *cfg, int concurrency, struct worker **out,
 	struct db_pool_opts po;
 	struct worker *w;
 	unsigned char rnd[4];
+	bool drops = false;
 	int rc, e;
 
+	/*
+	 * Before any child exists: no process of our user (a sandbox child
+	 * that runs as we do) may read our environment or memory, and a
+	 * sandbox user that is missing or root stops the start here rather
+	 * than failing every job.
+	 */
+	rc = plat_harden_process(err);
+	if (rc < 0)
+		return rc;
+	rc = sbx_check_user(cfg->sandbox_user, &drops, err);
+	if (rc < 0) {
+		buf_errf(err, " (TW_SANDBOX_USER names the user a worker "
+			      "running as root starts its sandbox children "
+			      "as; create that user or name another)");
+		return rc;
+	}
 	w = xcalloc(1, sizeof(*w));
 	w->cfg = cfg;
 	w->concurrency = concurrency > 0 ? concurrency : plat_cpu_count();
@@ -481,6 +499,17 @@ int worker_start(const struct cfg *cfg, int concurrency, struct worker **out,
 				     "fail");
 	log_info(LOG_WORKER, "worker %s started, %d job%s at once", w->id,
 		 w->concurrency, w->concurrency == 1 ? "" : "s");
+	if (drops)
+		log_info(LOG_WORKER, "sandbox children run as user \"%s\"",
+			 cfg->sandbox_user);
+	else
+		log_info(LOG_WORKER, "sandbox children run as this worker's "
+				     "account: "
+				     "they can read the files it can read, "
+				     "such as .env "
+				     "(see \"The sandbox child's privileges\" "
+				     "in "
+				     "docs/jobs.md)");
 	*out = w;
 	return 0;
 fail:

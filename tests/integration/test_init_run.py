@@ -6,17 +6,18 @@ import re
 import shutil
 import signal
 import stat
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import psycopg
 import pytest
+from test_worker import sandbox_command
 
 from conftest import base_env, run_tw, start_server
 
-SANDBOX_COMMAND = f"{sys.executable} {Path(__file__).parent / 'helpers' / 'fake_runner.py'}"
+# Runnable by the user a root worker starts its children as (test_worker.py).
+SANDBOX_COMMAND = sandbox_command()
 
 
 def env_key(path: Path) -> str:

@@ -14,11 +14,17 @@ workers count in /healthz and the worker's start-up errors.
 
 from __future__ import annotations
 
+import atexit
+import functools
+import hashlib
 import json
 import os
+import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -41,8 +47,66 @@ from conftest import BINARY, Server, base_env, run_tw, start_server, stop_proces
 from pgcluster import PgCluster  # noqa: E402
 
 FAKE_RUNNER = Path(__file__).parent / "helpers" / "fake_runner.py"
-SANDBOX_COMMAND = f"{sys.executable} {FAKE_RUNNER}"
 FINAL = {"succeeded", "failed", "cancelled"}
+AS_ROOT = os.geteuid() == 0
+
+
+def reachable_by_others(path: Path) -> bool:
+    """Whether another, unprivileged user can open path: every directory
+    above it searchable by others, the file itself readable by others."""
+    p = path.resolve()
+    if not p.stat().st_mode & stat.S_IROTH:
+        return False
+    return all(d.stat().st_mode & stat.S_IXOTH for d in p.parents)
+
+
+@functools.cache
+def shared_dir() -> Path:
+    """A directory for this test session that the sandbox user reaches.
+
+    A worker running as root (CI, these machines) starts its sandbox
+    children as `nobody` (TW_SANDBOX_USER), who cannot enter pytest's
+    tmp_path (/tmp/pytest-of-root is mode 700): the job directories, the
+    stand-in child when the checkout is out of its reach, and the files
+    the children write live here instead.
+    """
+    d = Path(tempfile.mkdtemp(prefix="tw-sandbox-tests-"))
+    os.chmod(d, 0o711)
+    atexit.register(shutil.rmtree, d, True)
+    return d
+
+
+@functools.cache
+def sandbox_command() -> str:
+    """TW_SANDBOX_COMMAND for the stand-in child, runnable by the sandbox
+    user: Debian's /usr/bin/python3 rather than an interpreter inside
+    root's home (the pyenv build of these machines, mode 700), and
+    fake_runner.py where it is, or a copy when the checkout is not
+    reachable (a clone under a private directory)."""
+    python = sys.executable
+    runner = FAKE_RUNNER
+    if AS_ROOT:
+        system = Path("/usr/bin/python3")
+        if system.exists() and reachable_by_others(system):
+            python = str(system)
+        if not reachable_by_others(runner):
+            runner = shared_dir() / FAKE_RUNNER.name
+            shutil.copyfile(FAKE_RUNNER, runner)
+            os.chmod(runner, 0o644)
+    return f"{python} {runner}"
+
+
+def sandbox_dir(workdir: Path) -> Path:
+    """TW_SANDBOX_DIR of the workers started in workdir."""
+    return shared_dir() / "sandbox" / hashlib.sha256(str(workdir).encode()).hexdigest()[:16]
+
+
+def shared_file(name: str) -> Path:
+    """An empty file in shared_dir() that every user may append to."""
+    path = shared_dir() / f"{name}-{uuid.uuid4().hex[:8]}"
+    path.touch()
+    os.chmod(path, 0o666)
+    return path
 
 
 def wait_for(fn: Callable[[], Any], timeout: float, what: str = "condition") -> Any:
@@ -79,8 +143,8 @@ class Worker:
 def worker_env(workdir: Path, db_url: str, **overrides: str | None) -> dict[str, str]:
     settings: dict[str, str | None] = {
         "TW_DATABASE_URL": db_url,
-        "TW_SANDBOX_COMMAND": SANDBOX_COMMAND,
-        "TW_SANDBOX_DIR": str(workdir / "sandbox"),
+        "TW_SANDBOX_COMMAND": sandbox_command(),
+        "TW_SANDBOX_DIR": str(sandbox_dir(workdir)),
     }
     settings.update(overrides)
     return base_env(workdir, **settings)
@@ -298,7 +362,7 @@ def test_job_runs_through_queued_running_succeeded_with_live_events(
     read_events(jobs.api, job_id, rest, last_event_id=2)
     assert rest == events[2:]
     # The job directory is gone.
-    assert not (jobs.workdir / "sandbox" / str(job_id)).exists()
+    assert not (sandbox_dir(jobs.workdir) / str(job_id)).exists()
     assert f"job {job_id}: succeeded" in w.log()
 
 
@@ -394,7 +458,7 @@ def test_cancel_running_job_kills_its_tree_within_2s(jobs: Jobs, workers: list[W
     print(f"cancel of a running job: cancelled after {took:.2f} s")
     wait_for(lambda: gone(child) and gone(grandchild), 2, "child and grandchild gone")
     assert "cancelled on request" in jobs.logs(job_id)
-    assert not (jobs.workdir / "sandbox" / str(job_id)).exists()
+    assert not (sandbox_dir(jobs.workdir) / str(job_id)).exists()
     # A finished job cannot be cancelled again.
     assert jobs.api.post(f"/api/v1/jobs/{job_id}/cancel").status_code == 409
 
@@ -403,7 +467,7 @@ def test_cancel_running_job_kills_its_tree_within_2s(jobs: Jobs, workers: list[W
 
 
 def test_two_workers_fifty_jobs_each_runs_once(jobs: Jobs, workers: list[Worker]) -> None:
-    record = jobs.workdir / "runs.txt"
+    record = shared_file("runs")
     w1 = jobs.worker(concurrency=4)
     w2 = start_worker(jobs.workdir / "w2", jobs.db_url, 4)
     workers += [w1, w2]

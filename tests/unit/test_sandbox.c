@@ -427,6 +427,70 @@ static void test_spawn_failure(void **state)
 	buf_release(&err);
 }
 
+/*
+ * A supervisor running as root starts the child as run_as_user, with that
+ * user's primary group only, in a job directory the user owns (mode 700);
+ * a missing user and root itself are refused. Not root: the option does
+ * nothing, and sbx_check_user() says so.
+ */
+static void test_run_as_user(void **state)
+{
+	struct fixture *fx = *state;
+	const char *argv[] = { "/bin/sh", "-c", "id -u; id -G; stat -c %U:%a .",
+			       NULL };
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	struct buf out = BUF_INIT(MiB);
+	struct sbx_opts o;
+	struct sbx_exit ex;
+	struct sbx_child *c = NULL;
+	bool drops = true;
+
+	if (geteuid() != 0) {
+		assert_int_equal(sbx_check_user("nobody", &drops, &err), 0);
+		assert_false(drops);
+		buf_release(&err);
+		skip();
+	}
+	assert_int_equal(sbx_check_user("nobody", &drops, &err), 0);
+	assert_true(drops);
+	assert_int_equal(sbx_check_user("tw-no-such-user-9", &drops, &err),
+			 TW_ENOTFOUND);
+	assert_false(drops);
+	assert_non_null(strstr(err.ptr, "does not exist"));
+	buf_reset(&err);
+	assert_int_equal(sbx_check_user("root", &drops, &err), TW_EINVAL);
+	assert_non_null(strstr(err.ptr, "unprivileged"));
+	buf_reset(&err);
+
+	/* mkdtemp() made the sandbox directory 700: let nobody through. */
+	assert_int_equal(chmod(fx->dir, 0711), 0);
+	memset(&o, 0, sizeof(o));
+	o.argv = argv;
+	o.sandbox_dir = fx->dir;
+	o.job_id = fx->job_id;
+	o.env_allow = default_allow;
+	o.run_as_user = "nobody";
+	c = spawn_ok(&o);
+	read_all(c, 1, &out);
+	wait_ok(c, &ex);
+	assert_int_equal(ex.outcome, SBX_EXITED);
+	assert_int_equal(ex.exit_code, 0);
+	/* uid 65534 and its group only on Debian; not 0 anywhere. */
+	assert_true(strncmp(out.ptr, "0\n", 2) != 0);
+	assert_null(strstr(out.ptr, "\n0 "));
+	assert_null(strstr(out.ptr, " 0\n"));
+	assert_non_null(strstr(out.ptr, "\nnobody:700\n"));
+	free_child(c);
+	assert_false(plat_is_dir(fx->job_dir));
+
+	o.run_as_user = "tw-no-such-user-9";
+	assert_int_equal(sbx_spawn(&o, &c, &err), TW_ENOTFOUND);
+	assert_null(c);
+	assert_false(plat_is_dir(fx->job_dir));
+	buf_release(&err);
+	buf_release(&out);
+}
+
 static void test_timeout(void **state)
 {
 	struct fixture *fx = *state;
@@ -891,6 +955,7 @@ int main(int argc, char **argv)
 		T(test_remove_tree_no_follow),
 		T(test_exit_code_and_job_dir),
 		T(test_spawn_failure),
+		T(test_run_as_user),
 		T(test_timeout),
 		T(test_memory),
 		T(test_memory_os_limit),

@@ -18,11 +18,18 @@ way a test needs:
     spin S            burn CPU for S seconds
     eat MB            allocate and touch MB MiB in 8 MiB steps, then sleep 30 s
     record PATH       append "<job_id> <pid>" to PATH
+    whoami            print "whoami uid=N gid=N groups=N,N"
+    peek PATH         try to read PATH ("{ppid}" in it is replaced by the
+                      parent's pid); print "peek PATH ok HEX" with what it
+                      read, or "peek PATH error ERRNO-NAME"
+    controls          print text with terminal controls in it: ESC [31m,
+                      an OSC title, CR, BS, BEL, DEL and C1 controls
     exit N            exit with status N
 
 Lines the test writes are executed in order; the child exits 0 at the end.
 """
 
+import errno
 import json
 import os
 import subprocess
@@ -78,6 +85,26 @@ def main() -> int:
         elif cmd == "record":
             with open(arg, "a") as f:
                 f.write("%d %d\n" % (job["job_id"], os.getpid()))
+        elif cmd == "whoami":
+            groups = ",".join(str(g) for g in os.getgroups())
+            print("whoami uid=%d gid=%d groups=%s" % (os.getuid(), os.getgid(), groups),
+                  flush=True)
+        elif cmd == "peek":
+            path = arg.replace("{ppid}", str(os.getppid()))
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+                print("peek %s ok %s" % (arg, data.hex()), flush=True)
+            except OSError as e:
+                print("peek %s error %s" % (arg, errno.errorcode.get(e.errno, e.errno)),
+                      flush=True)
+        elif cmd == "controls":
+            sys.stdout.buffer.write(
+                b"\x1b[31mred\x1b[0m\ttabbed\x1b]0;title\x07 plain\r\n"
+                b"over\rwritten back\x08space bell\x07 del\x7f"
+                b" c1\xc2\x85next\xc2\x9b31mcsi\xc2\x9f end \xc3\xa9\n"
+            )
+            sys.stdout.flush()
         elif cmd == "exit":
             return int(arg)
         else:
