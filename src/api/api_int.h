@@ -20,6 +20,7 @@ int api_openapi_get(struct http_request *req);
 int api_auth_login(struct http_request *req);
 int api_auth_me(struct http_request *req);
 int api_auth_password(struct http_request *req);
+int api_auth_logout(struct http_request *req);
 
 /* users.c */
 int api_users_list(struct http_request *req);

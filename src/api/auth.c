@@ -10,13 +10,14 @@
 
 /*
  * auth.c - the /api/v1/auth resource: sign in, who am I, change my own
- * password.
+ * password, sign out.
  *
  * POST /api/v1/auth/login is the only API route without a token. Its
  * failures are one answer, 401 invalid_credentials, for an unknown email,
  * a wrong password and a disabled user alike; 429 too_many_requests with
- * Retry-After once the email or the client's address has too many recent
- * failures (auth/login.c).
+ * Retry-After once the client's address, or the email from that address,
+ * has too many recent failures; failures from other addresses only slow
+ * the email down (auth/login.c).
  *
  * POST /api/v1/auth/password checks the current password through
  * auth_login(), so a stolen token cannot be used to guess the password
@@ -24,7 +25,15 @@
  * a failed sign-in and is throttled the same way. It is answered 422
  * validation_failed ("current password is wrong"), not 401: the caller's
  * token is fine, and a 401 would make a client sign its user out.
+ *
+ * POST /api/v1/auth/logout bumps the user's token version: the token used,
+ * and every other token of the user, stops working (a signed token cannot
+ * be taken back one by one without a list of revoked token ids; see
+ * docs/auth.md).
  */
+
+/* How long sign-in waits for a pooled connection, as api_db_acquire(). */
+#define API_LOGIN_ACQUIRE_MS 5000
 
 static const char *const login_fields[] = { "email", "password", NULL };
 static const char *const password_fields[] = { "current_password",
@@ -179,7 +188,10 @@ static void login_opts(const struct cfg *cfg, struct auth_login_opts *o)
 {
 	o->cost = (int)cfg->bcrypt_cost;
 	o->max_failures = (int)cfg->login_max_failures;
+	o->max_addr_failures = (int)cfg->login_max_addr_failures;
 	o->window_s = (int)cfg->login_window_s;
+	o->max_delay_ms = (int)cfg->login_max_delay_ms;
+	o->acquire_ms = API_LOGIN_ACQUIRE_MS;
 }
 
 /* Replies 429 with Retry-After. */
@@ -226,7 +238,6 @@ int api_auth_login(struct http_request *req)
 	struct buf err = BUF_INIT(BUF_SMALL_CAP);
 	struct auth_login_opts opts;
 	struct auth_user user;
-	PGconn *conn = NULL;
 	json_t *obj;
 	int retry = 0;
 	int rc;
@@ -246,14 +257,14 @@ int api_auth_login(struct http_request *req)
 		http_reply_error(req, rc, "%s", err.ptr);
 		goto out;
 	}
-	rc = api_db_acquire(req, &conn);
-	if (rc < 0)
+	if (!app->db) {
+		rc = http_reply_error(req, TW_EUNAVAIL,
+				      "no database is configured");
 		goto out;
+	}
 	login_opts(app->cfg, &opts);
-	rc = auth_login(conn, &opts, email.ptr, password.ptr, req->client_addr,
-			&user, &retry, &err);
-	api_db_release(req, conn,
-		       rc < 0 && rc != TW_EUNAUTH && rc != TW_ETOOMANY);
+	rc = auth_login(app->db, &opts, email.ptr, password.ptr,
+			req->client_addr, &user, &retry, &err);
 	if (rc == TW_ETOOMANY) {
 		log_info(LOG_APP, "sign-in as \"%s\" from %s throttled: %s",
 			 email.ptr, req->client_addr, err.ptr);
@@ -339,12 +350,14 @@ int api_auth_password(struct http_request *req)
 		goto out;
 	}
 
-	rc = api_db_acquire(req, &conn);
-	if (rc < 0)
+	if (!app->db) {
+		rc = http_reply_error(req, TW_EUNAVAIL,
+				      "no database is configured");
 		goto out;
+	}
 	login_opts(app->cfg, &opts);
-	rc = auth_login(conn, &opts, me->email, current.ptr, req->client_addr,
-			&checked, &retry, &err);
+	rc = auth_login(app->db, &opts, me->email, current.ptr,
+			req->client_addr, &checked, &retry, &err);
 	if (rc == 0 && checked.id != me->id) {
 		buf_errf(&err, "the email now belongs to another user");
 		rc = TW_EUNAUTH;
@@ -367,6 +380,9 @@ int api_auth_password(struct http_request *req)
 				 err.ptr);
 		goto out;
 	}
+	rc = api_db_acquire(req, &conn);
+	if (rc < 0)
+		goto out;
 	rc = auth_user_set_password(conn, me->id, fresh.ptr,
 				    (int)app->cfg->bcrypt_cost, &err);
 	if (rc < 0) {
@@ -380,6 +396,40 @@ out:
 	api_db_release(req, conn, rc < 0);
 	api_secret_release(&current);
 	api_secret_release(&fresh);
+	buf_release(&err);
+	return rc;
+}
+
+int api_auth_logout(struct http_request *req)
+{
+	const struct auth_user *me = req->auth;
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	PGconn *conn = NULL;
+	int rc;
+
+	if (!me) {
+		rc = http_reply_error(req, TW_EUNAUTH,
+				      "authentication required");
+		goto out;
+	}
+	rc = api_db_acquire(req, &conn);
+	if (rc < 0)
+		goto out;
+	/*
+	 * api_authenticate() checked that the token carries the current
+	 * version; a sign-out that raced another change finds it gone, and
+	 * the token is revoked either way.
+	 */
+	rc = auth_user_revoke_tokens(conn, me->id, me->token_version, &err);
+	if (rc < 0 && rc != TW_ENOTFOUND) {
+		http_reply_error(req, rc, "could not sign out: %s", err.ptr);
+		goto out;
+	}
+	log_info(LOG_APP, "user %" PRId64 " signed out from %s", me->id,
+		 req->client_addr);
+	rc = http_reply_empty(req, 204);
+out:
+	api_db_release(req, conn, rc < 0);
 	buf_release(&err);
 	return rc;
 }

@@ -22,6 +22,8 @@ const struct http_route api_routes[] = {
 	  "The signed-in user" },
 	{ "POST", "/api/v1/auth/password", api_auth_password, true, 0,
 	  "Change your own password" },
+	{ "POST", "/api/v1/auth/logout", api_auth_logout, true, 0,
+	  "Sign out: revoke every token of the signed-in user" },
 
 	{ "GET", "/api/v1/users", api_users_list, true, AUTH_ROLE_ADMIN,
 	  "List users" },

@@ -6,8 +6,8 @@
  * answers a token signed with TW_SECRET_KEY; every authenticated request
  * verifies the token, then loads the user to check it still exists, is not
  * disabled and that the token's version is the user's current one (a
- * password change or disabling the user bumps it, so older tokens stop
- * working at once).
+ * password change, disabling the user or signing out bumps it, so older
+ * tokens stop working at once).
  */
 #ifndef TW_AUTH_AUTH_H
 #define TW_AUTH_AUTH_H
@@ -153,6 +153,14 @@ int auth_user_set_password(PGconn *conn, int64_t id, const char *password,
 			   int cost, struct buf *err);
 
 /*
+ * auth_user_revoke_tokens() bumps token_version when it is still tv, so
+ * every token of the user stops working (sign-out). TW_ENOTFOUND when the
+ * user does not exist or its version is no longer tv (already revoked).
+ */
+int auth_user_revoke_tokens(PGconn *conn, int64_t id, int64_t tv,
+			    struct buf *err);
+
+/*
  * auth_user_update() changes role and/or disabled (NULL / -1: unchanged) and
  * bumps token_version. Refuses (TW_ECONFLICT) to leave no enabled admin.
  */
@@ -161,22 +169,44 @@ int auth_user_update(PGconn *conn, int64_t id, const char *role, int disabled,
 
 /* --- login and throttling (login.c) ------------------------------------- */
 
+struct db_pool;
+
 struct auth_login_opts {
-	int cost;	  /* for the dummy hash of unknown emails */
-	int max_failures; /* TW_LOGIN_MAX_FAILURES */
-	int window_s;	  /* TW_LOGIN_WINDOW_S */
+	int cost;	       /* for the dummy hash of unknown emails */
+	int max_failures;      /* TW_LOGIN_MAX_FAILURES, per (email, address) */
+	int max_addr_failures; /* TW_LOGIN_MAX_ADDRESS_FAILURES */
+	int window_s;	       /* TW_LOGIN_WINDOW_S */
+	int max_delay_ms;      /* TW_LOGIN_MAX_DELAY_MS, 0: no slow-down */
+	int acquire_ms;	       /* how long to wait for a pooled connection */
 };
 
+/* The first delay of the per-account slow-down; it doubles per failure. */
+#define AUTH_LOGIN_DELAY_BASE_MS 250
+
 /*
- * auth_login() checks email and password. Order: when the email or the
- * client address has max_failures failed attempts within window_s, answer
- * TW_ETOOMANY with *retry_after_s set, without checking the password;
- * otherwise verify (an unknown email is verified against a dummy hash of
- * the same cost, so it takes as long as a wrong password), record the
- * attempt, and answer 0 with *user filled, or TW_EUNAUTH for an unknown
- * email, a wrong password or a disabled user alike.
+ * auth_login_delay_ms() is the slow-down before the password check of an
+ * email that has failures failed attempts since its last success within
+ * the window: none below max_failures, then AUTH_LOGIN_DELAY_BASE_MS
+ * doubling with each further failure, never more than max_delay_ms.
  */
-int auth_login(PGconn *conn, const struct auth_login_opts *opts,
+int auth_login_delay_ms(const struct auth_login_opts *opts, long failures);
+
+/*
+ * auth_login() checks email and password, taking connections from pool as
+ * it needs them (none is held while it waits). Order: under a lock on the
+ * client address, when the address has max_addr_failures failed attempts
+ * within window_s, or the (email, address) pair has max_failures since the
+ * pair's last success, answer TW_ETOOMANY with *retry_after_s set, without
+ * checking the password or recording anything; otherwise record the
+ * attempt as a failure before checking (so parallel attempts cannot
+ * overtake the count), wait auth_login_delay_ms() for the email's recent
+ * failures from any address, verify (an unknown email is verified against
+ * a dummy hash of the same cost, so it takes as long as a wrong password),
+ * and answer 0 with *user filled (the attempt turned into a success), or
+ * TW_EUNAUTH for an unknown email, a wrong password or a disabled user
+ * alike. Database errors are returned as such.
+ */
+int auth_login(struct db_pool *pool, const struct auth_login_opts *opts,
 	       const char *email, const char *password, const char *client_addr,
 	       struct auth_user *user, int *retry_after_s, struct buf *err);
 

@@ -15,7 +15,8 @@
  *
  * Every change to a user bumps token_version (the updated_at trigger of
  * migration 0001 bumps updated_at), so a token issued before the change
- * stops working at once (see api/authn.c).
+ * stops working at once (see api/authn.c); so does signing out
+ * (auth_user_revoke_tokens()), which ends every session of the user.
  */
 
 /* The columns that fill a struct auth_user, in parse_user()'s order. */
@@ -40,6 +41,11 @@ static const char set_password_sql[] = "UPDATE users"
 				       " SET password_hash = $2,"
 				       " token_version = token_version + 1"
 				       " WHERE id = $1";
+
+/* Signing out: only a token of the current version may bump it. */
+static const char revoke_sql[] = "UPDATE users"
+				 " SET token_version = token_version + 1"
+				 " WHERE id = $1 AND token_version = $2";
 
 /*
  * auth_user_update() locks every enabled admin, in id order, before the
@@ -407,6 +413,35 @@ fail:
 	if (res)
 		PQclear(res);
 	buf_release(&hash);
+	return rc;
+}
+
+int auth_user_revoke_tokens(PGconn *conn, int64_t id, int64_t tv,
+			    struct buf *err)
+{
+	const char *params[2];
+	PGresult *res = NULL;
+	char idtext[32], tvtext[32];
+	int rc;
+
+	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
+	snprintf(tvtext, sizeof(tvtext), "%" PRId64, tv);
+	params[0] = idtext;
+	params[1] = tvtext;
+	rc = exec_user_sql(conn, revoke_sql, 2, params, &res, err);
+	if (rc < 0)
+		goto fail;
+	if (strcmp(PQcmdTuples(res), "1") != 0) {
+		buf_errf(err,
+			 "no user with id %" PRId64 " and token version "
+			 "%" PRId64,
+			 id, tv);
+		rc = TW_ENOTFOUND;
+		goto fail;
+	}
+fail:
+	if (res)
+		PQclear(res);
 	return rc;
 }
 
