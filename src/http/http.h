@@ -22,6 +22,11 @@
 #include "core/buf.h"
 
 #define HTTP_MAX_BODY ((size_t)1024 * 1024)
+/* Open connections, all clients together, and the defaults of the opts. */
+#define HTTP_MAX_CONNECTIONS 512
+#define HTTP_DEFAULT_CONNECTIONS_PER_ADDR 128
+#define HTTP_DEFAULT_HEAD_TIMEOUT_S 10
+#define HTTP_DEFAULT_BODY_TIMEOUT_S 60
 #define HTTP_MAX_PARAMS 8
 
 struct http_request;
@@ -46,9 +51,23 @@ struct http_route {
 };
 
 struct http_server_opts {
-	const char *host;	/* "127.0.0.1" */
-	int port;		/* 0: any free port */
-	int threads;		/* libmicrohttpd thread pool size */
+	const char *host; /* "127.0.0.1" */
+	int port;	  /* 0: any free port */
+	int threads;	  /* libmicrohttpd thread pool size */
+	/*
+	 * The most connections one client address may hold open at once;
+	 * 0: HTTP_DEFAULT_CONNECTIONS_PER_ADDR. Capped at HTTP_MAX_CONNECTIONS.
+	 */
+	int max_connections_per_addr;
+	/*
+	 * Deadlines in seconds, not idle timeouts: a request head must be
+	 * complete within head_timeout_s of the connection's start (or of the
+	 * previous reply on a kept-alive connection), and its body within
+	 * body_timeout_s of the head; else the connection is closed. 0: the
+	 * defaults below.
+	 */
+	int head_timeout_s;
+	int body_timeout_s;
 	const char *static_dir; /* web UI build folder; may not exist */
 	const struct http_route *routes; /* terminated by a NULL method */
 	void *app;			 /* handed to handlers as req->app */
@@ -61,7 +80,8 @@ struct http_server_opts {
 };
 
 /*
- * http_server_start() binds and starts serving on a pool of threads.
+ * http_server_start() binds and starts serving on a pool of threads, with a
+ * watchdog thread that enforces the head and body deadlines.
  * TW_EIO with the OS's reason when the address cannot be bound.
  */
 int http_server_start(struct http_server **out,

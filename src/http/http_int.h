@@ -18,6 +18,7 @@
 struct MHD_Connection;
 struct MHD_Response;
 struct http_server;
+struct http_conn;
 
 /* A response header queued by http_add_header() (arena memory). */
 struct http_header_item {
@@ -33,12 +34,14 @@ struct http_header_item {
 struct http_request_int {
 	struct MHD_Connection *conn;
 	struct http_server *srv;
-	int64_t start_ms;   /* plat_monotonic_ms() at the first call */
-	struct buf upload;  /* the body, capped at HTTP_MAX_BODY */
-	bool too_big;	    /* the body passed the cap: 413 at its end */
-	uint64_t discarded; /* bytes dropped since then */
-	bool dispatched;    /* the final call has run */
-	bool is_static;	    /* served by static.c (keeps its own caching) */
+	struct http_conn *hc; /* the connection's deadline (server.c) */
+	int64_t start_ms;     /* plat_monotonic_ms() at the first call */
+	struct buf upload;    /* the body, capped at HTTP_MAX_BODY */
+	bool too_big;	      /* the body passed the cap: 413 at its end */
+	uint64_t discarded;   /* bytes dropped since then */
+	bool dispatched;      /* the final call has run */
+	bool close;	      /* the connection closes after the reply */
+	bool is_static;	      /* served by static.c (keeps its own caching) */
 	/*
 	 * The reply: set by exactly one http_reply_* call, queued by server.c
 	 * when the handler returns. status is 0 until then.
@@ -124,6 +127,11 @@ const char *http__content_type(const char *name);
 int http__serve_static(struct http_request *req, const char *static_dir);
 
 /* --- response.c ---------------------------------------------------------- */
+
+/* The Content-Security-Policy every reply carries. */
+#define HTTP_CSP                                                        \
+	"default-src 'self'; frame-ancestors 'none'; base-uri 'none'; " \
+	"object-src 'none'; form-action 'self'"
 
 /*
  * http__set_response() installs resp (ownership passes to the request) as

@@ -225,7 +225,12 @@ void http__finish_response(struct http_request *req)
 
 	if (!priv->response)
 		TW_BUG("finishing a request without a response");
-	add_header(req, "Content-Security-Policy", "default-src 'self'");
+	/*
+	 * frame-ancestors and form-action do not fall back to default-src;
+	 * base-uri 'none' keeps an injected <base> from re-pointing the
+	 * page's relative URLs, object-src 'none' rules out plug-ins.
+	 */
+	add_header(req, "Content-Security-Policy", HTTP_CSP);
 	add_header(req, "X-Content-Type-Options", "nosniff");
 	add_header(req, "X-Frame-Options", "DENY");
 	add_header(req, "Referrer-Policy", "no-referrer");

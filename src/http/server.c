@@ -1,5 +1,6 @@
 #include "core/compat.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include <microhttpd.h>
@@ -11,6 +12,7 @@
 #ifdef MHD_POSIX_SOCKETS
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #endif
 
 #include "core/arena.h"
@@ -25,16 +27,36 @@
 
 /*
  * The server: one libmicrohttpd daemon with an internal thread pool, one
- * arena per request, a counter of requests in flight for the graceful stop.
- * docs/internals/http.md describes the request lifecycle.
+ * arena per request, a counter of requests in flight for the graceful stop,
+ * and a watchdog thread that closes connections whose request head or body
+ * is late. docs/internals/http.md describes the request lifecycle.
  */
 
-#define CONNECTION_LIMIT 256u
 /* How much of an oversized body is read (and dropped) to answer 413. */
 #define HTTP_DISCARD_MAX ((uint64_t)64 * 1024 * 1024)
 #define STOP_GRACE_MS 5000
 /* How much of a request path goes into the access log. */
 #define LOG_PATH_MAX 200
+/* How often the watchdog looks for connections past their deadline. */
+#define WATCHDOG_TICK_MS 100
+/* A noisy libmicrohttpd message is logged at most once in this long. */
+#define NOISY_LOG_MS 10000
+
+/*
+ * One per TCP connection, from its start to its close
+ * (MHD_OPTION_NOTIFY_CONNECTION), on the server's list for the watchdog.
+ * deadline_ms is when the part of the request now expected, the head or the
+ * body, must be complete; 0 while a reply is sent, which has no deadline
+ * (event streams last as long as they need; the idle timeout applies).
+ */
+struct http_conn {
+	struct http_conn *prev, *next; /* under the server's conns_mu */
+	MHD_socket fd;
+	char addr[64]; /* the client's address, for the log */
+	_Atomic(int64_t) deadline_ms;
+	atomic_bool in_head; /* the deadline is the head's, not the body's */
+	atomic_bool expired; /* the watchdog shut the socket down */
+};
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -47,6 +69,13 @@ struct http_server {
 	atomic_int inflight; /* requests between creation and completion */
 	atomic_bool stopping;
 	atomic_int sse_suspended; /* event streams suspended (sse.c) */
+	int64_t head_timeout_ms;
+	int64_t body_timeout_ms;
+	pthread_mutex_t conns_mu;
+	struct http_conn *conns; /* open connections, under conns_mu */
+	pthread_t watchdog;
+	bool watchdog_started;
+	atomic_bool watchdog_stop;
 };
 
 /*
@@ -57,6 +86,48 @@ struct http_server {
  */
 static _Thread_local struct buf *start_log;
 
+/*
+ * libmicrohttpd messages that come once per refused or dropped connection:
+ * a client that opens hundreds of connections would otherwise write as many
+ * warnings. Each is logged at most once per NOISY_LOG_MS, with the count of
+ * those left out since.
+ */
+static struct noisy_msg {
+	const char *prefix;
+	_Atomic(int64_t) next_ms;
+	atomic_int dropped;
+} noisy_msgs[] = {
+	{ .prefix = "Server reached connection limit" },
+	{ .prefix = "Connection was closed by remote side" },
+	{ .prefix = "Connection socket is closed when reading request" },
+};
+
+/* Whether line is a noisy message to leave out this time. */
+static bool noisy_skip(const char *line, int *dropped)
+{
+	size_t i;
+	int64_t now, next;
+
+	*dropped = 0;
+	for (i = 0; i < TW_ARRAY_SIZE(noisy_msgs); i++) {
+		struct noisy_msg *m = &noisy_msgs[i];
+
+		if (strncmp(line, m->prefix, strlen(m->prefix)) != 0)
+			continue;
+		now = plat_monotonic_ms();
+		next = atomic_load(&m->next_ms);
+		if (now < next ||
+		    !atomic_compare_exchange_strong(&m->next_ms, &next,
+						    now + NOISY_LOG_MS)) {
+			atomic_fetch_add(&m->dropped, 1);
+			return true;
+		}
+		*dropped = atomic_exchange(&m->dropped, 0);
+		break;
+	}
+	return false;
+}
+
 /* libmicrohttpd's error log (MHD_OPTION_EXTERNAL_LOGGER). */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) TW_PRINTF(2, 0);
 
@@ -64,6 +135,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
 	size_t len;
+	int dropped;
 
 	(void)cls;
 	vsnprintf(line, sizeof(line), fmt, ap);
@@ -72,6 +144,11 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 		line[--len] = '\0';
 	if (start_log)
 		buf_addf(start_log, "%s\n", line);
+	else if (noisy_skip(line, &dropped))
+		return;
+	else if (dropped)
+		log_warn(LOG_APP, "http: %s (and %d more like it)", line,
+			 dropped);
 	else
 		log_warn(LOG_APP, "http: %s", line);
 }
@@ -113,12 +190,12 @@ static size_t on_unescape(void *cls, struct MHD_Connection *conn, char *s)
 	return (size_t)(w - s);
 }
 
-/* Formats the client's address ("127.0.0.1", "::1") into the arena. */
-static const char *client_addr(struct arena *a, struct MHD_Connection *conn)
+/* Formats the client's address ("127.0.0.1", "::1") into text. */
+static void format_addr(struct MHD_Connection *conn, char *text, size_t size)
 {
 	const union MHD_ConnectionInfo *ci;
-	char text[64] = "unknown";
 
+	snprintf(text, size, "unknown");
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci && ci->client_addr) {
 		struct sockaddr *sa = ci->client_addr;
@@ -126,13 +203,165 @@ static const char *client_addr(struct arena *a, struct MHD_Connection *conn)
 		if (sa->sa_family == AF_INET)
 			inet_ntop(AF_INET,
 				  &((struct sockaddr_in *)sa)->sin_addr, text,
-				  sizeof(text));
+				  size);
 		else if (sa->sa_family == AF_INET6)
 			inet_ntop(AF_INET6,
 				  &((struct sockaddr_in6 *)sa)->sin6_addr, text,
-				  sizeof(text));
+				  size);
 	}
+}
+
+/* The client's address in the arena. */
+static const char *client_addr(struct arena *a, struct MHD_Connection *conn)
+{
+	char text[64];
+
+	format_addr(conn, text, sizeof(text));
 	return arena_strdup(a, text);
+}
+
+/* --- deadlines ------------------------------------------------------------ */
+
+/* The next thing the connection owes is a complete request head. */
+static void conn_expect_head(const struct http_server *srv,
+			     struct http_conn *hc)
+{
+	if (!hc)
+		return;
+	atomic_store(&hc->in_head, true);
+	atomic_store(&hc->deadline_ms,
+		     plat_monotonic_ms() + srv->head_timeout_ms);
+}
+
+/* The head is complete; the body (if any) is owed next. */
+static void conn_expect_body(const struct http_server *srv,
+			     struct http_conn *hc)
+{
+	if (!hc)
+		return;
+	atomic_store(&hc->in_head, false);
+	atomic_store(&hc->deadline_ms,
+		     plat_monotonic_ms() + srv->body_timeout_ms);
+}
+
+/* A reply is queued: no deadline until it has been sent. */
+static void conn_replying(struct http_conn *hc)
+{
+	if (hc)
+		atomic_store(&hc->deadline_ms, 0);
+}
+
+/* The connection's record, set when libmicrohttpd accepted it. */
+static struct http_conn *conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+/*
+ * Shuts a connection's socket down in both directions: libmicrohttpd's next
+ * read sees the end of the stream and it closes the connection itself.
+ */
+static void shutdown_socket(MHD_socket fd)
+{
+	if (fd == MHD_INVALID_SOCKET)
+		return;
+#ifdef MHD_WINSOCK_SOCKETS
+	shutdown(fd, SD_BOTH);
+#else
+	shutdown(fd, SHUT_RDWR);
+#endif
+}
+
+/*
+ * MHD_OPTION_NOTIFY_CONNECTION: a connection's record goes on the list when
+ * libmicrohttpd accepts it, and off it before libmicrohttpd closes its
+ * socket, so the watchdog never shuts down a descriptor that was reused.
+ */
+static void on_connection(void *cls, struct MHD_Connection *conn,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *srv = cls;
+	struct http_conn *hc = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		hc = xcalloc(1, sizeof(*hc));
+		ci = MHD_get_connection_info(conn,
+					     MHD_CONNECTION_INFO_CONNECTION_FD);
+		hc->fd = ci ? ci->connect_fd : MHD_INVALID_SOCKET;
+		format_addr(conn, hc->addr, sizeof(hc->addr));
+		atomic_init(&hc->expired, false);
+		conn_expect_head(srv, hc);
+		pthread_mutex_lock(&srv->conns_mu);
+		hc->next = srv->conns;
+		if (srv->conns)
+			srv->conns->prev = hc;
+		srv->conns = hc;
+		pthread_mutex_unlock(&srv->conns_mu);
+		*socket_context = hc;
+		return;
+	}
+	if (!hc)
+		return;
+	pthread_mutex_lock(&srv->conns_mu);
+	if (hc->prev)
+		hc->prev->next = hc->next;
+	else
+		srv->conns = hc->next;
+	if (hc->next)
+		hc->next->prev = hc->prev;
+	pthread_mutex_unlock(&srv->conns_mu);
+	free(hc);
+	*socket_context = NULL;
+}
+
+/*
+ * One look at every connection: those past their deadline are shut down.
+ * A late body shows in the request's access line; late heads, which have
+ * no request yet, are counted in one warning per pass.
+ */
+static void watchdog_pass(struct http_server *srv)
+{
+	int64_t now = plat_monotonic_ms();
+	struct http_conn *hc;
+	char last[64] = "";
+	int heads = 0;
+
+	pthread_mutex_lock(&srv->conns_mu);
+	for (hc = srv->conns; hc; hc = hc->next) {
+		int64_t deadline = atomic_load(&hc->deadline_ms);
+
+		if (!deadline || now < deadline || atomic_load(&hc->expired))
+			continue;
+		atomic_store(&hc->expired, true);
+		shutdown_socket(hc->fd);
+		if (atomic_load(&hc->in_head)) {
+			heads++;
+			snprintf(last, sizeof(last), "%s", hc->addr);
+		}
+	}
+	pthread_mutex_unlock(&srv->conns_mu);
+	if (heads)
+		log_warn(LOG_APP,
+			 "http: closed %d connection%s that did not send a "
+			 "complete request head within %d s (the last from %s)",
+			 heads, heads == 1 ? "" : "s",
+			 (int)(srv->head_timeout_ms / 1000), last);
+}
+
+static void *watchdog_main(void *arg)
+{
+	struct http_server *srv = arg;
+
+	while (!atomic_load(&srv->watchdog_stop)) {
+		plat_sleep_ms(WATCHDOG_TICK_MS);
+		watchdog_pass(srv);
+	}
+	return NULL;
 }
 
 /*
@@ -183,6 +412,7 @@ static struct http_request *request_new(struct http_server *srv,
 	req->priv = priv;
 	priv->conn = conn;
 	priv->srv = srv;
+	priv->hc = conn_of(conn);
 	priv->start_ms = plat_monotonic_ms();
 	buf_init(&priv->upload, HTTP_MAX_BODY);
 	arena_on_free(a, upload_release, &priv->upload);
@@ -200,14 +430,18 @@ static enum MHD_Result queue_reply(struct http_request *req)
 	enum MHD_Result ret = MHD_NO;
 
 	priv->dispatched = true;
+	conn_replying(priv->hc);
 	if (!priv->response && !priv->status)
 		http_reply_error(req, TW_EINTERNAL,
 				 "the handler did not reply");
 	if (!priv->response)
 		goto out;
 	http__finish_response(req);
-	/* While stopping, keep-alive connections are closed after a reply. */
-	if (atomic_load(&priv->srv->stopping))
+	/*
+	 * While stopping, keep-alive connections are closed after a reply;
+	 * libmicrohttpd closes the connection when the reply says so.
+	 */
+	if (priv->close || atomic_load(&priv->srv->stopping))
 		MHD_add_response_header(priv->response,
 					MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(priv->conn, (unsigned int)priv->status,
@@ -278,6 +512,8 @@ static enum MHD_Result dispatch(struct http_request *req)
 	struct http_server *srv = priv->srv;
 	struct http_match m;
 
+	/* The body is complete: no deadline while the handler runs. */
+	conn_replying(priv->hc);
 	req->body = priv->upload.ptr;
 	req->body_len = priv->upload.len;
 	if (priv->too_big) {
@@ -314,21 +550,176 @@ out:
 	return queue_reply(req);
 }
 
-/* A Content-Length above the cap, checked before any of the body is read. */
-static bool declared_too_big(struct MHD_Connection *conn)
+/*
+ * What the request's head says about its body's framing, from every
+ * instance of every header (MHD_get_connection_values() sees duplicates,
+ * while a lookup sees only the first).
+ */
+struct framing_scan {
+	int n_length;	 /* Content-Length headers */
+	int n_coding;	 /* Transfer-Encoding headers */
+	bool bad_length; /* a Content-Length that is not all digits */
+	bool bad_coding; /* a Transfer-Encoding other than "chunked" */
+	bool bad_name;	 /* a header name that is not an RFC 9110 token */
+};
+
+/* Whether name is a token: "!#$%&'*+-.^_`|~", digits and letters. */
+static bool is_token(const char *name)
+{
+	const char *p;
+
+	if (!*name)
+		return false;
+	for (p = name; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (!isalnum(c) && !strchr("!#$%&'*+-.^_`|~", c))
+			return false;
+	}
+	return true;
+}
+
+/* Whether s starts with prefix, ignoring ASCII case. */
+static bool starts_nocase(const char *s, const char *prefix)
+{
+	for (; *prefix; s++, prefix++) {
+		if (tolower((unsigned char)*s) !=
+		    tolower((unsigned char)*prefix))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Whether name looks like a framing header with something glued on.
+ * libmicrohttpd 0.9.75 glues an obsolete folded line onto the header name:
+ * "Content-Length: 0\r\n 40" arrives as a header "Content-Length40".
+ */
+static bool is_framing_lookalike(const char *name)
+{
+	return (starts_nocase(name, "content-length") &&
+		!str_eq_nocase(name, "content-length")) ||
+	       (starts_nocase(name, "transfer-encoding") &&
+		!str_eq_nocase(name, "transfer-encoding"));
+}
+
+static enum MHD_Result framing_scan_one(void *cls, enum MHD_ValueKind kind,
+					const char *key, const char *value)
+{
+	struct framing_scan *fs = cls;
+	const char *p;
+
+	(void)kind;
+	if (!value)
+		value = "";
+	/*
+	 * A name with a space or a colon, or a folded line glued on, is
+	 * refused: another parser could read it as a framing header.
+	 */
+	if (!is_token(key) || is_framing_lookalike(key)) {
+		fs->bad_name = true;
+	} else if (str_eq_nocase(key, "content-length")) {
+		fs->n_length++;
+		for (p = value; *p >= '0' && *p <= '9'; p++)
+			;
+		if (p == value || *p)
+			fs->bad_length = true;
+	} else if (str_eq_nocase(key, "transfer-encoding")) {
+		fs->n_coding++;
+		if (!str_eq_nocase(value, "chunked"))
+			fs->bad_coding = true;
+	}
+	return MHD_YES;
+}
+
+/*
+ * Why the request's framing is ambiguous, or NULL when it is not. A
+ * request that two parsers could split differently (duplicate or
+ * conflicting lengths, a length together with chunked coding, an unknown
+ * coding) is what request smuggling needs: the part one reads as a body,
+ * the other reads as a second request.
+ */
+static const char *framing_problem(struct MHD_Connection *conn,
+				   const char *version)
+{
+	struct framing_scan fs;
+
+	memset(&fs, 0, sizeof(fs));
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, framing_scan_one, &fs);
+	if (fs.bad_name)
+		return "malformed header name (folded header lines are not "
+		       "accepted)";
+	if (fs.n_length > 1)
+		return "more than one Content-Length header";
+	if (fs.bad_length)
+		return "malformed Content-Length header";
+	if (fs.n_coding > 1)
+		return "more than one Transfer-Encoding header";
+	if (fs.n_coding && fs.n_length)
+		return "Content-Length and Transfer-Encoding together";
+	if (fs.bad_coding)
+		return "unsupported Transfer-Encoding (only chunked is "
+		       "accepted)";
+	if (fs.n_coding && strcmp(version, MHD_HTTP_VERSION_1_1) != 0)
+		return "Transfer-Encoding in an HTTP/1.0 request";
+	return NULL;
+}
+
+/* The declared Content-Length (0 if none), saturated at UINT64_MAX. */
+static uint64_t declared_length(struct MHD_Connection *conn)
 {
 	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						     "Content-Length");
 	uint64_t v = 0;
 
 	if (!cl)
-		return false;
+		return 0;
 	for (; *cl >= '0' && *cl <= '9'; cl++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return UINT64_MAX;
 		v = v * 10 + (uint64_t)(*cl - '0');
-		if (v > HTTP_MAX_BODY)
-			return true;
 	}
-	return false;
+	return v;
+}
+
+/* Whether the client waits for "100 Continue" before sending the body. */
+static bool expects_continue(struct MHD_Connection *conn)
+{
+	const char *e =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect");
+
+	return e && str_eq_nocase(e, "100-continue");
+}
+
+/*
+ * The first access-handler call, with the complete head. A request with
+ * ambiguous framing is answered 400 at once, before any handler, and its
+ * connection closed, so that nothing after its head is read as another
+ * request. A declared body over the cap is read and dropped up to
+ * HTTP_DISCARD_MAX before the 413 goes out (a client that sends its whole
+ * body before reading would otherwise find the connection reset and never
+ * see the 413), unless it is longer still or the client waits for
+ * "100 Continue": then the 413 goes out at once, instead of the 100.
+ */
+static enum MHD_Result on_head(struct http_request *req, const char *version)
+{
+	struct http_request_int *priv = req->priv;
+	const char *problem = framing_problem(priv->conn, version);
+	uint64_t declared;
+
+	if (problem) {
+		http_reply_error(req, TW_EINVAL, "%s", problem);
+		priv->close = true;
+		return queue_reply(req);
+	}
+	declared = declared_length(priv->conn);
+	if (declared <= HTTP_MAX_BODY)
+		return MHD_YES;
+	priv->too_big = true;
+	if (declared <= HTTP_DISCARD_MAX && !expects_continue(priv->conn))
+		return MHD_YES;
+	priv->close = true;
+	return dispatch(req);
 }
 
 /*
@@ -369,15 +760,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
 	struct http_request *req = *con_cls;
 	enum MHD_Result ret = MHD_YES;
 
-	(void)version;
 	if (!req) {
 		req = request_new(cls, conn, method, url);
 		*con_cls = req;
-		/* Too big already: answer now, without reading the body. */
-		if (declared_too_big(conn)) {
-			req->priv->too_big = true;
-			ret = dispatch(req);
-		}
+		conn_expect_body(req->priv->srv, req->priv->hc);
+		ret = on_head(req, version);
 	} else if (*upload_data_size) {
 		ret = take_chunk(req->priv, upload_data, *upload_data_size);
 		*upload_data_size = 0;
@@ -421,6 +808,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	priv = req->priv;
 	why = termination_reason(toe);
+	if (why && priv->hc && atomic_load(&priv->hc->expired))
+		why = "request body not complete in time";
 	/* Never the query string (tokens), the body or the headers. */
 	log_info(LOG_APP, "%s %s %d %" PRId64 " ms %s%s%s", req->method,
 		 loggable_path(req->arena, req->path), priv->status,
@@ -428,6 +817,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		 why ? " - " : "", why ? why : "");
 	if (priv->response)
 		MHD_destroy_response(priv->response);
+	/* A kept-alive connection owes the next request's head. */
+	conn_expect_head(srv, priv->hc);
 	arena_free(req->arena);
 	*con_cls = NULL;
 	atomic_fetch_sub(&srv->inflight, 1);
@@ -544,6 +935,7 @@ int http_server_start(struct http_server **out,
 	unsigned int flags;
 	unsigned int threads;
 	const union MHD_DaemonInfo *info;
+	unsigned int per_addr;
 	bool ipv6;
 	int saved_errno;
 	int rc;
@@ -569,6 +961,21 @@ int http_server_start(struct http_server **out,
 	atomic_init(&srv->inflight, 0);
 	atomic_init(&srv->stopping, false);
 	atomic_init(&srv->sse_suspended, 0);
+	atomic_init(&srv->watchdog_stop, false);
+	pthread_mutex_init(&srv->conns_mu, NULL);
+	srv->head_timeout_ms = opts->head_timeout_s > 0
+				       ? opts->head_timeout_s
+				       : HTTP_DEFAULT_HEAD_TIMEOUT_S;
+	srv->head_timeout_ms *= 1000;
+	srv->body_timeout_ms = opts->body_timeout_s > 0
+				       ? opts->body_timeout_s
+				       : HTTP_DEFAULT_BODY_TIMEOUT_S;
+	srv->body_timeout_ms *= 1000;
+	per_addr = opts->max_connections_per_addr > 0
+			   ? (unsigned int)opts->max_connections_per_addr
+			   : HTTP_DEFAULT_CONNECTIONS_PER_ADDR;
+	if (per_addr > HTTP_MAX_CONNECTIONS)
+		per_addr = HTTP_MAX_CONNECTIONS;
 
 	/*
 	 * MHD_USE_ITC makes MHD_quiesce_daemon() work with internal threads;
@@ -590,14 +997,19 @@ int http_server_start(struct http_server **out,
 	 * MHD_OPTION_CONNECTION_TIMEOUT is an idle timeout: a connection with
 	 * no traffic for 60 s is closed. Server-sent events send a keepalive
 	 * comment every 15 s of silence (sse.c), and end as soon as
-	 * http_server_stop() sets stopping.
+	 * http_server_stop() sets stopping. A client that trickles bytes
+	 * never idles: the head and body deadlines (the watchdog) end it.
+	 * Connections above the per-address limit are closed as soon as they
+	 * are accepted, so one address cannot take every connection.
 	 */
 	srv->daemon = MHD_start_daemon(
 		flags, (uint16_t)opts->port, NULL, NULL, on_access, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)NULL,
 		MHD_OPTION_SOCK_ADDR, &addr.sa, MHD_OPTION_THREAD_POOL_SIZE,
 		threads, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-		MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MAX_CONNECTIONS,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_addr,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, (void *)srv,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)srv,
 		MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, (void *)NULL,
 		MHD_OPTION_END);
@@ -615,6 +1027,15 @@ int http_server_start(struct http_server **out,
 		buf_trim(&mhd_msgs);
 		log_warn(LOG_APP, "http: %s", mhd_msgs.ptr);
 	}
+	rc = pthread_create(&srv->watchdog, NULL, watchdog_main, srv);
+	if (rc != 0) {
+		buf_addf(err, "could not start the HTTP watchdog thread: %s",
+			 plat_strerror(rc));
+		rc = TW_EIO;
+		MHD_stop_daemon(srv->daemon);
+		goto fail;
+	}
+	srv->watchdog_started = true;
 	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = info ? info->port : opts->port;
 	*out = srv;
@@ -622,6 +1043,7 @@ int http_server_start(struct http_server **out,
 	rc = 0;
 fail:
 	if (srv) {
+		pthread_mutex_destroy(&srv->conns_mu);
 		free(srv->static_dir);
 		free(srv);
 	}
@@ -687,6 +1109,11 @@ void http_server_stop(struct http_server *srv)
 	MHD_stop_daemon(srv->daemon);
 	/* Only after MHD_stop_daemon(): a pool thread may still use it. */
 	close_listen_socket(listen_fd);
+	/* MHD_stop_daemon() closed every connection: the list is empty. */
+	atomic_store(&srv->watchdog_stop, true);
+	if (srv->watchdog_started)
+		pthread_join(srv->watchdog, NULL);
+	pthread_mutex_destroy(&srv->conns_mu);
 	free(srv->static_dir);
 	free(srv);
 }
