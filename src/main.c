@@ -302,6 +302,9 @@ static int start_server(struct cfg *cfg, struct api_app *app,
 	so.host = cfg->bind_host;
 	so.port = cfg->bind_port;
 	so.threads = (int)cfg->http_threads;
+	so.max_connections_per_addr = (int)cfg->http_max_connections_per_addr;
+	so.head_timeout_s = (int)cfg->http_head_timeout_s;
+	so.body_timeout_s = (int)cfg->http_body_timeout_s;
 	so.static_dir = cfg->web_dir;
 	so.routes = api_routes;
 	so.app = app;
