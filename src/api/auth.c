@@ -191,6 +191,9 @@ static void login_opts(const struct cfg *cfg, struct auth_login_opts *o)
 	o->max_addr_failures = (int)cfg->login_max_addr_failures;
 	o->window_s = (int)cfg->login_window_s;
 	o->max_delay_ms = (int)cfg->login_max_delay_ms;
+	/* A quarter of the HTTP threads, at least one, may wait at once. */
+	o->max_waiting = cfg->http_threads >= 8 ? (int)cfg->http_threads / 4
+						: 1;
 	o->acquire_ms = API_LOGIN_ACQUIRE_MS;
 }
 

@@ -177,6 +177,7 @@ struct auth_login_opts {
 	int max_addr_failures; /* TW_LOGIN_MAX_ADDRESS_FAILURES */
 	int window_s;	       /* TW_LOGIN_WINDOW_S */
 	int max_delay_ms;      /* TW_LOGIN_MAX_DELAY_MS, 0: no slow-down */
+	int max_waiting;       /* attempts that may wait out a slow-down */
 	int acquire_ms;	       /* how long to wait for a pooled connection */
 };
 
@@ -200,7 +201,8 @@ int auth_login_delay_ms(const struct auth_login_opts *opts, long failures);
  * checking the password or recording anything; otherwise record the
  * attempt as a failure before checking (so parallel attempts cannot
  * overtake the count), wait auth_login_delay_ms() for the email's recent
- * failures from any address, verify (an unknown email is verified against
+ * failures from any address (unless max_waiting attempts are waiting
+ * already), verify (an unknown email is verified against
  * a dummy hash of the same cost, so it takes as long as a wrong password),
  * and answer 0 with *user filled (the attempt turned into a success), or
  * TW_EUNAUTH for an unknown email, a wrong password or a disabled user

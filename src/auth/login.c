@@ -1,4 +1,7 @@
 #include "core/compat.h"
+
+#include <stdatomic.h>
+
 #include "auth/auth.h"
 #include "core/err.h"
 #include "db/db.h"
@@ -29,7 +32,10 @@
  *    before its password check, AUTH_LOGIN_DELAY_BASE_MS doubling with
  *    each further failure, at most max_delay_ms, without holding a
  *    database connection. The right password from an address that is not
- *    throttled always signs in, after at most that delay.
+ *    throttled always signs in, after at most that delay. The wait holds
+ *    an HTTP thread, so at most max_waiting attempts wait at once; past
+ *    that an attempt is checked at once (the slow-down gives way before
+ *    the server's threads do; the two limits above still hold).
  *
  * A refused attempt is answered at once, unchecked and unrecorded, so a
  * throttled client cannot keep itself locked out by hammering, nor learn
@@ -120,6 +126,9 @@ static const char succeed_sql[] = "UPDATE login_attempts SET succeeded = true"
 				  " WHERE id = $1 AND EXISTS ("
 				  "SELECT 1 FROM users WHERE id = $2"
 				  " AND password_hash = $3 AND NOT disabled)";
+
+/* The attempts now waiting out their slow-down, in this process. */
+static atomic_int waiting;
 
 /* An attempt between its recording and its outcome. */
 struct attempt {
@@ -429,8 +438,16 @@ int auth_login(struct db_pool *pool, const struct auth_login_opts *opts,
 	release(pool, &conn, rc);
 
 	/* The slow-down holds no connection, only this thread. */
-	if (a.delay_ms > 0)
-		plat_sleep_ms(a.delay_ms);
+	if (a.delay_ms > 0) {
+		if (atomic_fetch_add(&waiting, 1) < opts->max_waiting)
+			plat_sleep_ms(a.delay_ms);
+		else
+			log_info(LOG_APP,
+				 "sign-in slow-down of %d ms skipped: %d "
+				 "attempts are waiting already",
+				 a.delay_ms, opts->max_waiting);
+		atomic_fetch_sub(&waiting, 1);
+	}
 	rc = check_password(opts, &a, password, err);
 	if (rc < 0)
 		goto fail;

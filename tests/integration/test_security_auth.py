@@ -170,6 +170,37 @@ def test_the_slow_down_holds_no_database_connection(
         assert quick < 1.0, quick
 
 
+def test_the_slow_down_never_takes_every_http_thread(
+    migrated: str, tmp_path: Path, admin: User
+) -> None:
+    # With four HTTP threads one attempt may wait at once; another attempt
+    # for the slowed email is checked at once instead of taking a thread.
+    with running_server(
+        tmp_path,
+        migrated,
+        TW_HTTP_THREADS="4",
+        TW_LOGIN_MAX_DELAY_MS="2000",
+        TW_LOGIN_MAX_FAILURES="1",
+    ) as srv:
+        api = Api(srv)
+        for i in range(1, 5):
+            api.from_address(f"127.0.3.{i}").login(admin.email, "wrong-pw")
+        slow: dict[str, float] = {}
+
+        def attempt() -> None:
+            slow["code"], slow["t"] = timed_login(
+                api.from_address("127.0.3.9"), admin.email, "wrong-pw"
+            )
+
+        th = threading.Thread(target=attempt)
+        th.start()
+        time.sleep(0.5)  # well into the wait (bcrypt at cost 10 is faster)
+        code, quick = timed_login(api.from_address("127.0.3.10"), admin.email, "wrong-pw")
+        th.join(timeout=30)
+        assert slow["code"] == 401 and slow["t"] >= 1.9, slow
+        assert code == 401 and quick < 1.0, quick
+
+
 # --- item 5: the count and the check are atomic -------------------------------
 
 
