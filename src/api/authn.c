@@ -11,9 +11,9 @@
  *
  * Every problem with the token (absent, malformed, wrong algorithm, bad
  * signature, expired, its user gone, disabled or its token version
- * outdated) is the same 401 to the client, so nothing is learnt by probing;
- * the reason goes to app.log at info, never the token itself. A valid token
- * whose role the route does not allow is 403.
+ * outdated by a change or a sign-out) is the same 401 to the client, so nothing
+ * is learnt by probing; the reason goes to app.log at info, never the token
+ * itself. A valid token whose role the route does not allow is 403.
  */
 
 /* How long a request waits for a pooled database connection. */
@@ -141,7 +141,8 @@ int api_authenticate(struct http_request *req, const struct http_route *route)
 	}
 	if (user->token_version != claims.tv) {
 		rc = reject(req, "the token was issued before the user's "
-				 "password, role or status changed");
+				 "password, role or status changed, or the "
+				 "user signed out");
 		goto out;
 	}
 	/* The stored role counts: a role change also revoked the token. */
