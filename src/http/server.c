@@ -319,17 +319,23 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
 	*socket_context = NULL;
 }
 
+/* Late heads counted by the watchdog since it last logged them. */
+struct late_heads {
+	int count;
+	char last[64]; /* the address of the latest */
+	int64_t next_log_ms;
+};
+
 /*
  * One look at every connection: those past their deadline are shut down.
- * A late body shows in the request's access line; late heads, which have
- * no request yet, are counted in one warning per pass.
+ * A late body shows in the request's access line. Late heads, which have
+ * no request yet, are counted into late and logged in one warning at most
+ * every NOISY_LOG_MS, so that an attack does not flood the log.
  */
-static void watchdog_pass(struct http_server *srv)
+static void watchdog_pass(struct http_server *srv, struct late_heads *late)
 {
 	int64_t now = plat_monotonic_ms();
 	struct http_conn *hc;
-	char last[64] = "";
-	int heads = 0;
 
 	pthread_mutex_lock(&srv->conns_mu);
 	for (hc = srv->conns; hc; hc = hc->next) {
@@ -340,26 +346,32 @@ static void watchdog_pass(struct http_server *srv)
 		atomic_store(&hc->expired, true);
 		shutdown_socket(hc->fd);
 		if (atomic_load(&hc->in_head)) {
-			heads++;
-			snprintf(last, sizeof(last), "%s", hc->addr);
+			late->count++;
+			snprintf(late->last, sizeof(late->last), "%s",
+				 hc->addr);
 		}
 	}
 	pthread_mutex_unlock(&srv->conns_mu);
-	if (heads)
-		log_warn(LOG_APP,
-			 "http: closed %d connection%s that did not send a "
-			 "complete request head within %d s (the last from %s)",
-			 heads, heads == 1 ? "" : "s",
-			 (int)(srv->head_timeout_ms / 1000), last);
+	if (!late->count || now < late->next_log_ms)
+		return;
+	log_warn(LOG_APP,
+		 "http: closed %d connection%s that did not send a complete "
+		 "request head within %d s (the last from %s)",
+		 late->count, late->count == 1 ? "" : "s",
+		 (int)(srv->head_timeout_ms / 1000), late->last);
+	late->count = 0;
+	late->next_log_ms = now + NOISY_LOG_MS;
 }
 
 static void *watchdog_main(void *arg)
 {
 	struct http_server *srv = arg;
+	struct late_heads late;
 
+	memset(&late, 0, sizeof(late));
 	while (!atomic_load(&srv->watchdog_stop)) {
 		plat_sleep_ms(WATCHDOG_TICK_MS);
-		watchdog_pass(srv);
+		watchdog_pass(srv, &late);
 	}
 	return NULL;
 }
