@@ -111,30 +111,30 @@ def test_the_per_address_threshold(migrated: str, tmp_path: Path, admin: User) -
 
 def test_the_slow_down_grows_and_is_capped(migrated: str, tmp_path: Path, admin: User) -> None:
     # Delays past TW_LOGIN_MAX_FAILURES (5) failures of the email from any
-    # address: 250, 500, then the cap of 1000 ms.
+    # address: 250, 500, then the cap of 1000 ms (uncapped: 2000, 4000).
     with running_server(tmp_path, migrated, TW_LOGIN_MAX_DELAY_MS="1000") as srv:
         api = Api(srv)
         times = []
-        for i in range(2, 11):
+        for i in range(2, 12):
             code, t = timed_login(api.from_address(f"127.0.1.{i}"), admin.email, "wrong-pw")
             assert code == 401
             times.append(t)
         base = statistics.median(times[:5])
         extra = [t - base for t in times[5:]]
-        # Each reply's own jitter (bcrypt under ASan, a shared machine) is
-        # well under the 250 ms steps, so the margins are half a step.
-        assert 0.125 <= extra[0] <= 0.25 + 0.5, (base, extra)
-        assert extra[1] >= extra[0] + 0.125, (base, extra)
-        assert extra[2] >= extra[1] + 0.25, (base, extra)
-        assert 0.875 <= extra[3] <= 1.0 + 0.5, (base, extra)
+        # A loaded machine only adds time: the lower bounds are tight, the
+        # upper ones leave room for a slow bcrypt.
+        assert 0.125 <= extra[0] <= 0.25 + 0.6, (base, extra)
+        assert extra[1] >= 0.375, (base, extra)
+        assert extra[2] >= 0.75, (base, extra)
+        assert 0.875 <= extra[4] <= 2.0, (base, extra)
         # The owner gets in, after no more than the cap.
         code, t = timed_login(api.from_address("127.0.1.20"), admin.email, admin.password)
         assert code == 200
-        assert 0.875 <= t - base <= 1.0 + 0.5, (base, t)
+        assert 0.875 <= t - base <= 2.0, (base, t)
         # The success ends the slow-down.
         code, t = timed_login(api.from_address("127.0.1.21"), admin.email, "wrong-pw")
         assert code == 401
-        assert t - base < 0.2, (base, t)
+        assert t - base < 0.5, (base, t)
 
 
 def test_the_slow_down_holds_no_database_connection(
