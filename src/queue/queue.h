@@ -49,11 +49,16 @@ struct queue_new_job {
 	const char *destination_table; /* a bare name, already checked */
 	const char *mode;	       /* create | replace | append */
 	int max_attempts;	       /* TW_JOB_MAX_ATTEMPTS */
+	long max_queued;	       /* TW_MAX_QUEUED_PER_USER; 0: no limit */
 };
 
 /*
  * queue_enqueue() inserts the job as queued with its first status event and
  * notifies QUEUE_CHANNEL_JOBS, in one transaction. *id gets the new id.
+ * TW_ETOOMANY, with nothing inserted, when the user already has max_queued
+ * jobs queued; concurrent submissions of one user are counted one after the
+ * other (the user's row is locked for the transaction), so the limit holds
+ * exactly.
  */
 int queue_enqueue(PGconn *conn, const struct queue_new_job *job, int64_t *id,
 		  struct buf *err);
@@ -102,11 +107,15 @@ struct queue_job {
 void queue_job_release(struct queue_job *job);
 
 /*
- * queue_claim() takes the oldest queued job, if any, for worker_id (FOR
- * UPDATE SKIP LOCKED: concurrent claimers never get the same row): it
- * becomes running, its attempt is counted, started_at and heartbeat_at are
- * set, a status event and a log line are written. Returns 1 with *job
- * filled, 0 when the queue is empty, or an error.
+ * queue_claim() takes the next queued job, if any, for worker_id, fairly
+ * between users: of the users with queued jobs, the one with the fewest
+ * running jobs, then the one whose last claim is oldest (never claimed
+ * first), then that user's oldest queued job. FOR UPDATE SKIP LOCKED:
+ * concurrent claimers never get the same row, and a row another claimer
+ * holds is passed over for the next in that order. The job becomes
+ * running, its attempt is counted, started_at and heartbeat_at are set, the
+ * user's last claim is noted, a status event and a log line are written.
+ * Returns 1 with *job filled, 0 when the queue is empty, or an error.
  */
 int queue_claim(PGconn *conn, const char *worker_id, struct queue_job *job,
 		struct buf *err);
