@@ -30,6 +30,13 @@
  *	          with the connection) sets closed, joins the producer, then
  *	          frees the context and the stream.
  *
+ * A client that closes its end while its stream is suspended would go
+ * unnoticed until the next write (an event, or the keepalive), since
+ * libmicrohttpd does not watch a suspended connection; the producer looks
+ * at the socket every SSE_PEER_CHECK_MS instead (peer_closed()) and ends
+ * such a stream, so that what it holds (a per-user stream slot, say) is
+ * given back within a second.
+ *
  * The producer only resumes while closed is false, and closed is set under
  * the same mutex before anything is freed, so a resume never reaches a
  * connection that is gone. The reader never suspends once finished is set,
@@ -51,6 +58,8 @@
 /* The longest the producer sleeps before looking at the stop flag again. */
 #define SSE_SLICE_MS 100
 #define SSE_BLOCK_SIZE ((size_t)16 * 1024)
+/* How often a suspended stream checks that its client is still there. */
+#define SSE_PEER_CHECK_MS 500
 
 static const char sse_start[] = "retry: 2000\n\n";
 static const char sse_keepalive[] = ": keepalive\n\n";
@@ -60,6 +69,7 @@ struct sse_stream {
 	pthread_cond_t cv; /* the producer waits here */
 	struct http_server *srv;
 	struct MHD_Connection *conn;
+	int fd; /* the connection's socket; -1: unknown */
 	http_sse_fn fn;
 	void *ctx;
 	void (*free_ctx)(void *ctx);
@@ -119,6 +129,25 @@ static void append(struct sse_stream *s, const char *data, size_t len)
 	}
 }
 
+/*
+ * peer_closed() says whether the client has closed its end of a suspended
+ * connection: its socket is readable and a peek finds the end of the
+ * stream (or an error, a reset). Called with mu held and only while the
+ * connection is suspended, when libmicrohttpd neither reads the socket nor
+ * closes it. A peek takes nothing away: data the client sent (a pipelined
+ * request) stays for libmicrohttpd, and counts as a client still there.
+ */
+static bool peer_closed(const struct sse_stream *s)
+{
+	char c;
+
+	if (s->fd < 0 || !s->suspended || s->closed)
+		return false;
+	if (plat_socket_wait(s->fd, 0) != 1)
+		return false;
+	return recv(s->fd, &c, 1, MSG_PEEK) <= 0;
+}
+
 /* Waits on cv up to ms milliseconds (mu held). */
 static void wait_ms(struct sse_stream *s, int64_t ms)
 {
@@ -154,6 +183,7 @@ static void *producer_main(void *arg)
 	struct buf out = BUF_INIT(SSE_CALL_CAP);
 	int64_t now = plat_monotonic_ms();
 	int64_t next_call = now, last_out = now;
+	int64_t next_peer_check = now + SSE_PEER_CHECK_MS;
 	enum http_sse_next next;
 
 	pthread_mutex_lock(&s->mu);
@@ -163,6 +193,13 @@ static void *producer_main(void *arg)
 			break;
 		}
 		now = plat_monotonic_ms();
+		if (now >= next_peer_check) {
+			next_peer_check = now + SSE_PEER_CHECK_MS;
+			if (peer_closed(s)) {
+				s->finished = true;
+				break;
+			}
+		}
 		if (now >= next_call && pending_len(s) <= SSE_PENDING_MAX) {
 			pthread_mutex_unlock(&s->mu);
 			buf_reset(&out);
@@ -279,6 +316,7 @@ int http_reply_sse(struct http_request *req, http_sse_fn fn, void *ctx,
 		   void (*free_ctx)(void *ctx), int interval_ms)
 {
 	struct sse_stream *s = xcalloc(1, sizeof(*s));
+	const union MHD_ConnectionInfo *info;
 	struct MHD_Response *resp;
 	int rc;
 
@@ -286,6 +324,9 @@ int http_reply_sse(struct http_request *req, http_sse_fn fn, void *ctx,
 	pthread_cond_init(&s->cv, NULL);
 	s->srv = req->priv->srv;
 	s->conn = req->priv->conn;
+	info = MHD_get_connection_info(s->conn,
+				       MHD_CONNECTION_INFO_CONNECTION_FD);
+	s->fd = info ? (int)info->connect_fd : -1;
 	s->fn = fn;
 	s->ctx = ctx;
 	s->free_ctx = free_ctx;
