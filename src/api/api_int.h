@@ -151,7 +151,9 @@ const char *api_owner_filter(struct http_request *req);
  * off the write routes; this keeps a mistake there from opening them.
  *
  * api_reply_field() replies 422 validation_failed with "details":
- * {"field": field} and returns TW_EVALIDATION.
+ * {"field": field} and returns TW_EVALIDATION; api_reply_conflict() is the
+ * same as 409 conflict (TW_ECONFLICT), for a field that names something
+ * whose state forbids the request.
  */
 int api_path_id(struct http_request *req, const char *name, const char *what,
 		int64_t max, const char **text, int64_t *id);
@@ -173,6 +175,8 @@ int api_load_visible(struct http_request *req, const char *what,
 		     PGresult **res);
 int api_reply_field(struct http_request *req, const char *field,
 		    const char *fmt, ...) TW_PRINTF(3, 4);
+int api_reply_conflict(struct http_request *req, const char *field,
+		       const char *fmt, ...) TW_PRINTF(3, 4);
 
 /*
  * A result column as JSON (a new reference; SQL NULL is null): integer,

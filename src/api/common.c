@@ -68,22 +68,44 @@ int api_may_write(struct http_request *req)
 	return rc;
 }
 
-int api_reply_field(struct http_request *req, const char *field,
-		    const char *fmt, ...)
+/* Replies the error rc with "details": {"field": field}; returns rc. */
+static int reply_field_v(struct http_request *req, int rc, const char *field,
+			 const char *fmt, va_list ap)
 {
 	struct buf msg = BUF_INIT(BUF_SMALL_CAP);
 	json_t *body;
+
+	buf_vaddf(&msg, fmt, ap);
+	body = json_pack("{s:{s:s, s:s, s:{s:s}}}", "error", "code",
+			 http_code_for(rc), "message", msg.ptr, "details",
+			 "field", field);
+	http_reply_json(req, http_status_for(rc), body);
+	buf_release(&msg);
+	return rc;
+}
+
+int api_reply_field(struct http_request *req, const char *field,
+		    const char *fmt, ...)
+{
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	buf_vaddf(&msg, fmt, ap);
+	rc = reply_field_v(req, TW_EVALIDATION, field, fmt, ap);
 	va_end(ap);
-	body = json_pack("{s:{s:s, s:s, s:{s:s}}}", "error", "code",
-			 http_code_for(TW_EVALIDATION), "message", msg.ptr,
-			 "details", "field", field);
-	http_reply_json(req, http_status_for(TW_EVALIDATION), body);
-	buf_release(&msg);
-	return TW_EVALIDATION;
+	return rc;
+}
+
+int api_reply_conflict(struct http_request *req, const char *field,
+		       const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = reply_field_v(req, TW_ECONFLICT, field, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 int api_load_visible(struct http_request *req, const char *what,

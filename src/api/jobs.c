@@ -1,10 +1,14 @@
 #include "core/compat.h"
+
+#include <pthread.h>
+
 #include "api/api_int.h"
 #include "auth/auth.h"
 #include "core/err.h"
 #include "core/mem.h"
 #include "core/str.h"
 #include "log/log.h"
+#include "platform/plat.h"
 #include "queue/queue.h"
 
 /*
@@ -22,14 +26,22 @@
  * Submitting checks everything a worker would otherwise find out late: the
  * script is live and the caller's (or the caller is an admin), the source
  * is a table or view the table explorer shows (same catalog rule as
- * tables.c), the destination a plain identifier that, in mode create, does
- * not exist yet in the output schema (409). A check about something a body
- * names, rather than the URL, is 422 with details {"field": ...}.
+ * tables.c), the destination a plain identifier. A destination that exists
+ * in the output schema is 409 in mode create, and in modes replace and
+ * append unless it is a table Tablewright created (published_tables) whose
+ * owner is the caller (any for an admin), and not the source itself. A
+ * check about something a body names, rather than the URL, is 422 with
+ * details {"field": ...}. One user may have TW_MAX_QUEUED_PER_USER jobs
+ * queued; one more is 429 (queue_enqueue() counts).
  *
  * Events are job_events rows, streamed as server-sent events by a producer
  * thread of the http module (http_reply_sse()) that polls the table every
  * EVENTS_POLL_MS with a pooled connection of its own, from the seq after
- * Last-Event-ID, until it has sent a final status event.
+ * Last-Event-ID, until it has sent a final status event. A user holds at
+ * most TW_MAX_STREAMS_PER_USER streams at once (429 beyond), and every
+ * STREAM_RECHECK_MS a stream checks that its token would still be accepted
+ * (not expired, the user neither disabled nor signed out nor changed):
+ * otherwise it ends, as a request with that token would be 401.
  */
 
 #define EVENTS_POLL_MS 250
@@ -40,6 +52,11 @@
 #define EVENTS_CALL_BYTES ((size_t)1024 * 1024)
 /* Event ids are job_events.seq, an int column. */
 #define SEQ_MAX 2147483647L
+/* How often a stream checks that its token would still be accepted. */
+#define STREAM_RECHECK_MS 5000
+/* What Retry-After says when a limit of this file answers 429. */
+#define STREAMS_RETRY_AFTER_S 10
+#define QUEUED_RETRY_AFTER_S 30
 
 /* A timestamptz column as RFC 3339 in UTC, to the second. */
 #define UTC(col) API_UTC(col)
@@ -201,9 +218,17 @@ static const char source_sql[] = "SELECT 1 FROM pg_class c JOIN pg_namespace n "
 				 " WHERE n.nspname = $3 AND c.relname = $4 "
 				 "AND" API_VISIBLE_RELATION;
 
-/* Any relation of that name in the output schema ($1), table or not. */
-static const char dest_sql[] = "SELECT 1 FROM pg_class c"
+/*
+ * Any relation named $2 in the output schema ($1), table or not: whether
+ * it is a table (ordinary or partitioned) and, when Tablewright created it,
+ * its owner from published_tables.
+ */
+static const char dest_sql[] = "SELECT c.relkind IN ('r', 'p'), p.user_id"
+			       " FROM pg_class c"
 			       " JOIN pg_namespace n ON n.oid = c.relnamespace"
+			       " LEFT JOIN published_tables p"
+			       " ON p.schema_name = n.nspname"
+			       " AND p.table_name = c.relname"
 			       " WHERE n.nspname = $1 AND c.relname = $2";
 
 /* What a submission says, checked. */
@@ -309,10 +334,67 @@ out:
 }
 
 /*
+ * check_destination() decides on a destination that exists, from a row of
+ * dest_sql: mode create never writes over it; replace and append only
+ * write to a table that Tablewright created, that the caller's jobs made
+ * (an admin's, any), and that is not the job's own source. Each refusal is
+ * 409 on destination_table. The publisher checks again when it writes: a
+ * table created or dropped in between is caught there.
+ */
+static int check_destination(struct http_request *req,
+			     const struct job_request *jr, const PGresult *res)
+{
+	const struct cfg *cfg = ((struct api_app *)req->app)->cfg;
+	const struct auth_user *me = req->auth;
+	const char *schema = cfg->output_schema;
+	bool is_table = !strcmp(PQgetvalue(res, 0, 0), "t");
+	bool published = !PQgetisnull(res, 0, 1);
+	int64_t owner = published ? strtoll(PQgetvalue(res, 0, 1), NULL, 10)
+				  : 0;
+	int rc = 0;
+
+	if (!strcmp(jr->mode, "create")) {
+		rc = api_reply_conflict(req, "destination_table",
+					"%s.%s already exists; use another "
+					"name%s",
+					schema, jr->destination,
+					published ? ", or mode replace or "
+						    "append"
+						  : "");
+	} else if (!strcmp(jr->source_schema, schema) &&
+		   !strcmp(jr->source_name, jr->destination)) {
+		rc = api_reply_conflict(req, "destination_table",
+					"%s.%s is the job's source; a job "
+					"may not %s its own source",
+					schema, jr->destination,
+					!strcmp(jr->mode, "replace") ? "replace"
+								     : "append "
+								       "to");
+	} else if (!published || !is_table) {
+		rc = api_reply_conflict(req, "destination_table",
+					"%s.%s is not a table Tablewright "
+					"created; mode %s only writes to "
+					"tables that jobs created",
+					schema, jr->destination, jr->mode);
+	} else if (owner != me->id &&
+		   auth_role_bit(me->role) != AUTH_ROLE_ADMIN) {
+		rc = api_reply_conflict(req, "destination_table",
+					"%s.%s was created by another user's "
+					"job; only its owner (or an admin) "
+					"may %s it",
+					schema, jr->destination,
+					!strcmp(jr->mode, "replace") ? "replace"
+								     : "append "
+								       "to");
+	}
+	return rc;
+}
+
+/*
  * check_targets() checks what the submission names in the database: the
- * script (its current version into *version), the source, and in mode
- * create that the destination does not exist. Replies at the first
- * problem.
+ * script (its current version into *version), the source, and, when the
+ * destination exists, that the mode may write to it (check_destination()).
+ * Replies at the first problem.
  */
 static int check_targets(struct http_request *req, PGconn *conn,
 			 const struct job_request *jr, int *version)
@@ -348,18 +430,13 @@ static int check_targets(struct http_request *req, PGconn *conn,
 		goto out;
 	}
 
-	if (strcmp(jr->mode, "create") != 0)
-		goto out;
 	params[0] = cfg->output_schema;
 	params[1] = jr->destination;
 	rc = api_exec(req, conn, dest_sql, 2, params, &res, &err);
 	if (rc < 0)
 		goto fail;
 	if (PQntuples(res) > 0)
-		rc = http_reply_error(req, TW_ECONFLICT,
-				      "%s.%s already exists; use mode "
-				      "replace or append",
-				      cfg->output_schema, jr->destination);
+		rc = check_destination(req, jr, res);
 	goto out;
 fail:
 	http_reply_error(req, rc, "could not check the job: %s", err.ptr);
@@ -399,7 +476,19 @@ int api_jobs_create(struct http_request *req)
 	job.destination_table = jr.destination;
 	job.mode = jr.mode;
 	job.max_attempts = (int)cfg->job_max_attempts;
+	job.max_queued = cfg->max_queued_per_user;
 	rc = queue_enqueue(conn, &job, &id, &err);
+	if (rc == TW_ETOOMANY) {
+		http_add_header(req, "Retry-After",
+				arena_printf(req->arena, "%d",
+					     QUEUED_RETRY_AFTER_S));
+		http_reply_error(req, rc,
+				 "you have %ld jobs queued, the most one user "
+				 "may have; wait until some have started, or "
+				 "cancel some",
+				 cfg->max_queued_per_user);
+		goto out;
+	}
 	if (rc < 0) {
 		http_reply_error(req, rc, "could not queue the job: %s",
 				 err.ptr);
@@ -530,13 +619,89 @@ struct job_stream {
 	char id[24];
 	long last_seq;	  /* the last event sent */
 	bool unavailable; /* the last poll could not reach the database */
+	/* Whose stream it is (counted in stream_counts), and their token: */
+	int64_t user_id;
+	char user[24];
+	int64_t token_version;
+	int64_t token_exp;     /* Unix seconds */
+	int64_t next_check_ms; /* plat_monotonic_ms() of the next recheck */
 };
+
+/*
+ * Open streams per user, for TW_MAX_STREAMS_PER_USER: a small array, since
+ * no more users can hold a stream than the server has connections. One
+ * per process, as there is one server per process.
+ */
+struct stream_count {
+	int64_t user_id;
+	long n;
+};
+
+static pthread_mutex_t streams_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct stream_count *stream_counts;
+static size_t n_stream_counts, stream_counts_cap;
+
+/*
+ * streams_take() counts one more stream for user_id, unless the user holds
+ * max already: false then, and nothing is counted.
+ */
+static bool streams_take(int64_t user_id, long max)
+{
+	struct stream_count *c = NULL;
+	bool taken = false;
+	size_t i;
+
+	pthread_mutex_lock(&streams_mu);
+	for (i = 0; i < n_stream_counts && !c; i++) {
+		if (stream_counts[i].user_id == user_id)
+			c = &stream_counts[i];
+	}
+	if (c && c->n >= max)
+		goto out;
+	if (!c) {
+		if (n_stream_counts == stream_counts_cap) {
+			stream_counts_cap =
+				stream_counts_cap ? 2 * stream_counts_cap : 16;
+			stream_counts = xrealloc(
+				stream_counts,
+				stream_counts_cap * sizeof(*stream_counts));
+		}
+		c = &stream_counts[n_stream_counts++];
+		c->user_id = user_id;
+		c->n = 0;
+	}
+	c->n++;
+	taken = true;
+out:
+	pthread_mutex_unlock(&streams_mu);
+	return taken;
+}
+
+/* streams_give() uncounts a stream of user_id that streams_take() took. */
+static void streams_give(int64_t user_id)
+{
+	size_t i;
+
+	pthread_mutex_lock(&streams_mu);
+	for (i = 0; i < n_stream_counts; i++) {
+		if (stream_counts[i].user_id != user_id)
+			continue;
+		if (--stream_counts[i].n == 0)
+			stream_counts[i] = stream_counts[--n_stream_counts];
+		break;
+	}
+	pthread_mutex_unlock(&streams_mu);
+}
 
 static const char events_sql[] = "SELECT seq, kind, data FROM job_events"
 				 " WHERE job_id = $1 AND seq > $2"
 				 " ORDER BY seq LIMIT " EVENTS_BATCH;
 
 static const char exists_sql[] = "SELECT 1 FROM jobs WHERE id = $1";
+
+/* Whether the stream's user would still be let in with its token. */
+static const char user_sql[] = "SELECT 1 FROM users WHERE id = $1"
+			       " AND NOT disabled AND token_version = $2";
 
 /*
  * add_event() appends one event in the SSE format to out, whole or not at
@@ -583,10 +748,57 @@ static bool is_final_status(const char *data)
 }
 
 /*
+ * still_allowed() is the recheck of a stream's token, at most every
+ * STREAM_RECHECK_MS: expired (no query needed), or its user disabled, gone
+ * or with another token version (signed out, password or role changed)
+ * means the stream ends, with a comment line saying why. Returns 0 to go
+ * on, 1 to end, or a database error (the stream goes on; the next poll
+ * checks again).
+ */
+static int still_allowed(struct job_stream *js, PGconn *conn, struct buf *out,
+			 struct buf *err)
+{
+	const char *params[2];
+	char tv[24];
+	PGresult *res = NULL;
+	int64_t now_ms = plat_monotonic_ms(), now;
+	long nsec;
+	int rc = 0;
+
+	if (now_ms < js->next_check_ms)
+		goto out;
+	plat_realtime(&now, &nsec);
+	if (now >= js->token_exp) {
+		buf_adds(out, ": the token has expired\n\n");
+		rc = 1;
+		goto out;
+	}
+	snprintf(tv, sizeof(tv), "%" PRId64, js->token_version);
+	params[0] = js->user;
+	params[1] = tv;
+	rc = db_exec(conn, user_sql, 2, params, &res, err);
+	if (rc < 0)
+		goto out;
+	js->next_check_ms = now_ms + STREAM_RECHECK_MS;
+	if (PQntuples(res) == 0) {
+		log_info(LOG_APP,
+			 "events of job %s: user %" PRId64 " was disabled or "
+			 "signed out; ending the stream",
+			 js->id, js->user_id);
+		buf_adds(out, ": the token is no longer valid\n\n");
+		rc = 1;
+	}
+out:
+	PQclear(res);
+	return rc;
+}
+
+/*
  * The event source (on the stream's own thread): the events after
  * last_seq, at most EVENTS_BATCH and about EVENTS_CALL_BYTES per call. It
- * ends after a final status event, or when the job is gone; an unreachable
- * database is tried again at the next poll.
+ * ends after a final status event, when the job is gone, or when the
+ * caller's token would no longer be accepted (still_allowed()); an
+ * unreachable database is tried again at the next poll.
  */
 static enum http_sse_next job_events_poll(void *arg, struct buf *out)
 {
@@ -603,6 +815,14 @@ static enum http_sse_next job_events_poll(void *arg, struct buf *out)
 	rc = db_acquire(js->db, EVENTS_ACQUIRE_MS, &conn, &err);
 	if (rc < 0)
 		goto out;
+	rc = still_allowed(js, conn, out, &err);
+	if (rc < 0)
+		goto out;
+	if (rc == 1) {
+		rc = 0;
+		next = HTTP_SSE_END;
+		goto out;
+	}
 	snprintf(after, sizeof(after), "%ld", js->last_seq);
 	params[0] = js->id;
 	params[1] = after;
@@ -655,7 +875,40 @@ out:
 
 static void job_stream_free(void *arg)
 {
-	free(arg);
+	struct job_stream *js = arg;
+
+	streams_give(js->user_id);
+	free(js);
+}
+
+/*
+ * token_exp() reads the expiry of the request's bearer token, which the
+ * auth hook has verified already (so this decode succeeds).
+ */
+static int token_exp(struct http_request *req, int64_t *exp)
+{
+	const struct cfg *cfg = ((struct api_app *)req->app)->cfg;
+	const char *header = http_header(req, "Authorization");
+	const char *key = cfg->secret_key ? cfg->secret_key : "";
+	const char *token = header ? strchr(header, ' ') : NULL;
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	struct auth_claims claims;
+	int64_t now;
+	long nsec;
+	int rc = TW_EUNAUTH;
+
+	if (!token)
+		goto out;
+	plat_realtime(&now, &nsec);
+	memset(&claims, 0, sizeof(claims));
+	rc = auth_jwt_decode(token + 1, key, strlen(key), now, &claims, &err);
+	if (rc == 0)
+		*exp = claims.exp;
+out:
+	if (rc < 0)
+		http_reply_error(req, TW_EUNAUTH, "invalid or expired token");
+	buf_release(&err);
+	return rc;
 }
 
 /*
@@ -690,10 +943,12 @@ static const char visible_sql[] = "SELECT 1 FROM jobs j WHERE" VISIBLE;
 int api_jobs_events(struct http_request *req)
 {
 	struct api_app *app = req->app;
+	const struct auth_user *me = req->auth;
 	struct job_stream *js;
 	PGconn *conn = NULL;
 	PGresult *res = NULL;
 	const char *id = NULL;
+	int64_t exp = 0;
 	long seq = 0;
 	int rc;
 
@@ -703,15 +958,37 @@ int api_jobs_events(struct http_request *req)
 	if (rc == 0)
 		rc = start_seq(req, &seq);
 	if (rc == 0)
+		rc = token_exp(req, &exp);
+	if (rc == 0)
 		rc = api_load_visible(req, "job", visible_sql,
 				      owner_filter(req), &conn, &res);
 	if (rc < 0)
 		goto out;
-	/* The request's memory ends with the handler; the stream's does not. */
+	if (!streams_take(me->id, app->cfg->max_streams_per_user)) {
+		http_add_header(req, "Retry-After",
+				arena_printf(req->arena, "%d",
+					     STREAMS_RETRY_AFTER_S));
+		rc = http_reply_error(req, TW_ETOOMANY,
+				      "you have %ld event streams open, the "
+				      "most one user may have; close one "
+				      "first",
+				      app->cfg->max_streams_per_user);
+		goto out;
+	}
+	/*
+	 * The request's memory ends with the handler; the stream's does not.
+	 * From here job_stream_free() gives the stream back, also when
+	 * http_reply_sse() fails.
+	 */
 	js = xcalloc(1, sizeof(*js));
 	js->db = app->db;
 	snprintf(js->id, sizeof(js->id), "%s", id);
 	js->last_seq = seq;
+	js->user_id = me->id;
+	snprintf(js->user, sizeof(js->user), "%" PRId64, me->id);
+	js->token_version = me->token_version;
+	js->token_exp = exp;
+	js->next_check_ms = plat_monotonic_ms() + STREAM_RECHECK_MS;
 	rc = http_reply_sse(req, job_events_poll, js, job_stream_free,
 			    EVENTS_POLL_MS);
 out:
