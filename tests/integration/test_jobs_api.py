@@ -533,8 +533,14 @@ def test_create_into_an_existing_table_is_409(env: Env) -> None:
     )
     # A table of that name elsewhere does not matter.
     submit(env.analyst, body(env, mode="create", destination_table="customers"))
+    # Replace and append only write to tables a job created (issue 9,
+    # item 8; test_security_jobs.py covers them).
     for mode in ("replace", "append"):
-        submit(env.analyst, body(env, mode=mode, destination_table="existing"))
+        assert_error(
+            env.analyst.post(JOBS, body(env, mode=mode, destination_table="existing")),
+            409,
+            "conflict",
+        )
 
 
 def test_viewer_may_not_submit_or_cancel(env: Env) -> None:
@@ -865,7 +871,8 @@ def test_events_end_when_the_job_is_deleted(env: Env) -> None:
 def test_open_streams_do_not_hold_up_requests(migrated: str, tmp_path: Path) -> None:
     setup_db(migrated)
     # Fewer pool threads than streams: a stream must not hold a thread.
-    srv = serve(tmp_path, migrated, TW_HTTP_THREADS="4")
+    # One user opens them all, so the per-user limit is raised.
+    srv = serve(tmp_path, migrated, TW_HTTP_THREADS="4", TW_MAX_STREAMS_PER_USER="20")
     streams: list[EventStream] = []
     try:
         env = make_env(srv, migrated)
