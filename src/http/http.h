@@ -211,8 +211,9 @@ typedef enum http_sse_next (*http_sse_fn)(void *ctx, struct buf *out);
  * buffering by proxies) and hands the body to a thread of its own, which
  * calls fn at once and then every interval_ms. When nothing has been sent
  * for 15 s a comment line keeps the connection alive (and finds out that a
- * client has gone). The stream ends when fn says HTTP_SSE_END, when the
- * client goes away, or when the server stops (then fn is not called again).
+ * client has vanished); a client that closes its end is noticed within a
+ * second. The stream ends when fn says HTTP_SSE_END, when the client goes
+ * away, or when the server stops (then fn is not called again).
  * free_ctx(ctx) runs exactly once, after the last call of fn, also when
  * this function fails. At most 1 MiB waits unsent: while more waits, fn is
  * not called (a client that does not read slows its own stream only).
