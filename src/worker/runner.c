@@ -76,18 +76,29 @@ static void stamp_line(struct buf *out, const char *msg)
 }
 
 /*
- * Adds text (already valid UTF-8) to the pending log, or drops it past the
- * cap, leaving one line that says so. force: the worker's own lines about
- * the job's end are kept even past the cap.
+ * Adds text (already valid UTF-8, whole lines) to the pending log. At the
+ * cap, the lines that still fit are kept, then one line says the rest is
+ * dropped, and nothing more of the child's is kept: a short line read
+ * after a long dropped batch must not slip in below the cap. force: the
+ * worker's own lines about the job's end are kept even past the cap.
  */
 static void add_log(struct run *r, const char *text, size_t len, bool force)
 {
 	const long cap = r->w->cfg->job_log_max_bytes;
+	size_t fit;
 
-	if (!force && r->log_bytes + (int64_t)len > cap) {
+	if (!force && (r->truncated || r->log_bytes + (int64_t)len > cap)) {
 		if (!r->truncated) {
 			struct buf note = BUF_INIT(512);
 			char msg[200];
+
+			/* The whole lines within the room left. */
+			fit = r->log_bytes < cap ? (size_t)(cap - r->log_bytes)
+						 : 0;
+			while (fit > 0 && text[fit - 1] != '\n')
+				fit--;
+			buf_add(&r->pending, text, fit);
+			r->log_bytes += (int64_t)fit;
 
 			snprintf(msg, sizeof(msg),
 				 "log truncated: the job's output passed "

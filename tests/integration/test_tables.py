@@ -228,24 +228,27 @@ def test_estimated_rows_come_from_analyze(explorer: Explorer) -> None:
     assert ok(explorer.api.get(f"{TABLES}/sales/{name}"))["estimated_rows"] == 500
 
 
-def test_app_schema_is_hidden_even_when_configured(explorer: Explorer, tmp_path: Path) -> None:
+def test_app_schema_is_hidden_and_cannot_be_configured(explorer: Explorer, tmp_path: Path) -> None:
+    # Naming the app schema or PostgreSQL's own as data schemas used to be
+    # survived by filtering; now start-up refuses it outright (issue 9).
     schemas = "public,tablewright,pg_catalog,information_schema,pg_toast"
-    srv = start_server(tmp_path, auth_env(tmp_path, explorer.db, TW_DATA_SCHEMAS=schemas))
-    try:
-        api = viewer_api(srv)
-        body = ok(api.get(TABLES))
-        assert {i["schema"] for i in body["items"]} == {"public"}
-        for path in (
-            "tablewright/users",
-            "tablewright/schema_migrations",
-            "pg_catalog/pg_class",
-            "pg_catalog/pg_authid",
-            "information_schema/tables",
-        ):
-            assert_error(api.get(f"{TABLES}/{path}"), 404, "not_found")
-            assert_error(api.get(f"{TABLES}/{path}/rows"), 404, "not_found")
-    finally:
-        assert srv.stop() == 0, srv.stderr()
+    env = auth_env(tmp_path, explorer.db, TW_DATA_SCHEMAS=schemas)
+    res = run_tw(["serve", "--bind", "127.0.0.1:0"], tmp_path, env, timeout=30)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "TW_DATA_SCHEMAS" in res.stderr and "must live in other schemas" in res.stderr
+    api = explorer.api
+    body = ok(api.get(TABLES))
+    assert not {i["schema"] for i in body["items"]} & {
+        "tablewright", "pg_catalog", "information_schema", "pg_toast"}
+    for path in (
+        "tablewright/users",
+        "tablewright/schema_migrations",
+        "pg_catalog/pg_class",
+        "pg_catalog/pg_authid",
+        "information_schema/tables",
+    ):
+        assert_error(api.get(f"{TABLES}/{path}"), 404, "not_found")
+        assert_error(api.get(f"{TABLES}/{path}/rows"), 404, "not_found")
 
 
 # --- one table --------------------------------------------------------------

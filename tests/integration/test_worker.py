@@ -19,6 +19,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -618,6 +619,21 @@ def test_job_log_is_capped_with_a_truncation_line(jobs: Jobs, workers: list[Work
     assert "log truncated: the job's output passed TW_JOB_LOG_MAX_BYTES (4096 bytes)" in logs
     assert "after the flood" not in logs
     assert "succeeded after" in logs.splitlines()[-1]
+
+
+def test_nothing_is_kept_after_the_log_is_truncated(jobs: Jobs, workers: list[Worker]) -> None:
+    # The flood arrives in big reads; a short line read after a pause once
+    # slipped in below the cap because the dropped batch was not counted.
+    job_id = jobs.submit("lines 5000\nsleep 0.5\nsay after the flood")
+    workers.append(jobs.worker(TW_JOB_LOG_MAX_BYTES="4096"))
+    j = jobs.wait(job_id, FINAL)
+    assert j["status"] == "succeeded"
+    logs = jobs.logs(job_id)
+    assert "after the flood" not in logs
+    # The lines that fitted are kept, whole, up to the cap.
+    kept = [ln for ln in logs.splitlines() if "of the job's output" in ln]
+    assert len("\n".join(kept).encode()) > 4096 - 200, len(kept)
+    assert all(re.fullmatch(r"line \d+ of the job's output", ln) for ln in kept)
 
 
 # --- the database goes away -------------------------------------------------
