@@ -139,11 +139,8 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			cli->command = a;
 			continue;
 		}
-		if (!strcmp(a, "--admin-password-stdin") || !strcmp(a, "--"
-								       "passwor"
-								       "d-"
-								       "stdi"
-								       "n")) {
+		if (!strcmp(a, "--admin-password-stdin") ||
+		    !strcmp(a, "--password-stdin")) {
 			cli->password_stdin = true;
 			continue;
 		}

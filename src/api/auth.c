@@ -137,8 +137,7 @@ int api_login_parse(const char *body, size_t len, struct buf *email,
 		rc = TW_EINVAL;
 		goto fail;
 	}
-	json_object_foreach(root, key, value)
-	{
+	json_object_foreach(root, key, value) {
 		const char *const *f;
 
 		(void)value;

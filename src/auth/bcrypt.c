@@ -85,8 +85,8 @@ struct bcrypt_work {
 	unsigned char raw[24];
 };
 
-static const char bcrypt_alphabet[] = "./ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				      "abcdefghijklmnopqrstuvwxyz0123456789";
+static const char bcrypt_alphabet[] =
+	"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /* The 24 bytes encrypted at the end, read as six big-endian words. */
 static const char bcrypt_magic[] = "OrpheanBeholderScryDoubt";

@@ -564,8 +564,9 @@ int auth_jwt_encode(const struct auth_claims *claims, const void *key,
 	if (rc < 0)
 		goto fail;
 	rc = buf_addf(&payload,
-		      "{\"sub\":\"%" PRId64 "\",\"role\":\"%s\",\"iat\":"
-		      "%" PRId64 ",\"exp\":%" PRId64 ",\"tv\":%" PRId64 "}",
+		      "{\"sub\":\"%" PRId64
+		      "\",\"role\":\"%s\",\"iat\":%" PRId64 ",\"exp\":%" PRId64
+		      ",\"tv\":%" PRId64 "}",
 		      claims->sub, claims->role, claims->iat, claims->exp,
 		      claims->tv);
 	if (rc < 0)

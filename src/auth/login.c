@@ -81,11 +81,9 @@ static const char throttle_sql[] =
 	"WITH pair_reset AS ("
 	" SELECT coalesce(max(attempted_at), '-infinity') AS at"
 	" FROM login_attempts WHERE email = lower($1) AND client_addr = $2"
-	" AND succeeded"
-	"), email_reset AS ("
+	" AND succeeded), email_reset AS ("
 	" SELECT coalesce(max(attempted_at), '-infinity') AS at"
-	" FROM login_attempts WHERE email = lower($1) AND succeeded"
-	"), failures AS ("
+	" FROM login_attempts WHERE email = lower($1) AND succeeded), failures AS ("
 	" SELECT attempted_at,"
 	" email = lower($1) AND client_addr = $2"
 	" AND attempted_at > (SELECT at FROM pair_reset) AS by_pair,"
@@ -94,8 +92,7 @@ static const char throttle_sql[] =
 	" AS by_email"
 	" FROM login_attempts WHERE NOT succeeded"
 	" AND attempted_at > now() - $3::int * interval '1 second'"
-	" AND (email = lower($1) OR client_addr = $2)"
-	") SELECT count(*) FILTER (WHERE by_pair),"
+	" AND (email = lower($1) OR client_addr = $2)) SELECT count(*) FILTER (WHERE by_pair),"
 	" ceil(extract(epoch FROM (array_agg(attempted_at ORDER BY"
 	" attempted_at DESC) FILTER (WHERE by_pair))[$4::int]"
 	" + $3::int * interval '1 second' - now())),"
@@ -122,10 +119,10 @@ static const char record_sql[] = "INSERT INTO login_attempts"
  * A right password turns the attempt into a success, unless the user was
  * disabled or given another password while the hash was being checked.
  */
-static const char succeed_sql[] = "UPDATE login_attempts SET succeeded = true"
-				  " WHERE id = $1 AND EXISTS ("
-				  "SELECT 1 FROM users WHERE id = $2"
-				  " AND password_hash = $3 AND NOT disabled)";
+static const char succeed_sql[] =
+	"UPDATE login_attempts SET succeeded = true"
+	" WHERE id = $1 AND EXISTS (SELECT 1 FROM users WHERE id = $2"
+	" AND password_hash = $3 AND NOT disabled)";
 
 /* The attempts now waiting out their slow-down, in this process. */
 static atomic_int waiting;

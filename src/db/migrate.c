@@ -99,12 +99,12 @@ static int ensure_schema(PGconn *conn, const char *schema, struct buf *err)
 	if (PQntuples(res) == 0) {
 		buf_reset(&sql);
 		buf_reset(&what);
-		buf_addf(&sql,
-			 "CREATE TABLE \"%s\".schema_migrations ("
-			 "version int PRIMARY KEY, "
-			 "name text NOT NULL, "
-			 "applied_at timestamptz NOT NULL DEFAULT now())",
-			 schema);
+		buf_addf(
+			&sql,
+			"CREATE TABLE \"%s\".schema_migrations (version int PRIMARY KEY, "
+			"name text NOT NULL, "
+			"applied_at timestamptz NOT NULL DEFAULT now())",
+			schema);
 		buf_addf(&what, "could not create \"%s\".schema_migrations",
 			 schema);
 		rc = run(conn, sql.ptr, what.ptr, err);
@@ -369,9 +369,10 @@ int db_migrate(PGconn *conn, const char *app_schema, int *applied,
 	}
 out:
 	if (locked && PQstatus(conn) == CONNECTION_OK) {
-		PGresult *res = PQexec(conn, "SELECT "
-					     "pg_advisory_"
-					     "unlock(" MIGRATE_LOCK_KEY ")");
+		PGresult *res = PQexec(conn,
+				       "SELECT "
+				       "pg_advisory_unlock(" MIGRATE_LOCK_KEY
+				       ")");
 
 		PQclear(res);
 	}

@@ -167,8 +167,8 @@ static void password_spans(const char *conninfo, struct spans *sp)
 		if (at && colon && colon < at)
 			span_add(sp, colon + 1, (size_t)(at - colon - 1));
 	}
-	for (p = strstr(conninfo, "password"); p; p = strstr(p + 1, "passwor"
-								    "d")) {
+	for (p = strstr(conninfo, "password"); p;
+	     p = strstr(p + 1, "password")) {
 		v = p + strlen("password");
 		while (*v == ' ' || *v == '\t')
 			v++;

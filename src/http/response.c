@@ -386,8 +386,7 @@ int http_json_check_fields(struct http_request *req, json_t *obj,
 	json_t *value;
 	int rc = 0;
 
-	json_object_foreach(obj, key, value)
-	{
+	json_object_foreach(obj, key, value) {
 		const char *const *a;
 		bool known = false;
 		json_t *details;

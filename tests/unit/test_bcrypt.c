@@ -28,17 +28,14 @@ struct vector {
  * them, which test_vectors_libxcrypt checks.
  */
 static const struct vector openwall_vectors[] = {
-	{ "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", "U*"
-									  "U" },
-	{ "$2a$05$CCCCCCCCCCCCCCCCCCCCC.VGOzA784oUp/Z0DY336zx7pLYAy0lwK", "U*"
-									  "U"
-									  "*" },
-	{ "$2a$05$XXXXXXXXXXXXXXXXXXXXXOAcXxm9kjPGEMsLznoKqmqw7tc8WCx4a", "U*U*"
-									  "U" },
+	{ "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
+	  "U*U" },
+	{ "$2a$05$CCCCCCCCCCCCCCCCCCCCC.VGOzA784oUp/Z0DY336zx7pLYAy0lwK",
+	  "U*U*" },
+	{ "$2a$05$XXXXXXXXXXXXXXXXXXXXXOAcXxm9kjPGEMsLznoKqmqw7tc8WCx4a",
+	  "U*U*U" },
 	{ "$2a$05$abcdefghijklmnopqrstuu5s2v8.iXieOjg/.AySBTTZIIVFJeBui",
-	  "0123456789abcdefghijklmnopqrstuvwxyz"
-	  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-	  "chars after 72 are ignored" },
+	  "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789chars after 72 are ignored" },
 	{ "$2x$05$/OK.fbVrR/bpIqNJ5ianF.CE5elHaaO4EbggVDjb8P19RukzXSM3e",
 	  "\xa3" },
 	{ "$2x$05$/OK.fbVrR/bpIqNJ5ianF.CE5elHaaO4EbggVDjb8P19RukzXSM3e",
@@ -150,46 +147,22 @@ static const struct vector jbcrypt_vectors[] = {
 	{ "$2a$08$cfcvVd2aQ8CMvoMpP2EBfeodLEkkFJ9umNEfPD18.hUF62qqlC/V.", "a" },
 	{ "$2a$10$k87L/MF28Q673VKh8/cPi.SUl7MU/rWuSiIDDFayrKk/1tBsSQu4u", "a" },
 	{ "$2a$12$8NJH3LsPrANStV6XtBakCez0cKHXVxmvxIlcz785vxAIZrihHZpeS", "a" },
-	{ "$2a$06$If6bvum7DFjUnE9p2uDeDu0YHzrHM6tf.iqN8.yx.jNN1ILEf7h0i", "ab"
-									  "c" },
-	{ "$2a$08$Ro0CUfOqk6cXEKf3dyaM7OhSCvnwM9s4wIX9JeLapehKK5YdLxKcm", "ab"
-									  "c" },
-	{ "$2a$10$WvvTPHKwdBJ3uk0Z37EMR.hLA2W6N9AEBhEgrAOljy2Ae5MtaSIUi", "ab"
-									  "c" },
-	{ "$2a$12$EXRkfkdmXn2gzds2SSitu.MW9.gAVqa9eLS1//RYtYCmB1eLHg.9q", "ab"
-									  "c" },
-	{ "$2a$06$.rCVZVOThsIa97pEDOxvGuRRgzG64bvtJ0938xuqzv18d3ZpQhstC", "abcd"
-									  "efgh"
-									  "ijkl"
-									  "mnop"
-									  "qrst"
-									  "uvwx"
-									  "y"
-									  "z" },
-	{ "$2a$08$aTsUwsyowQuzRrDqFflhgekJ8d9/7Z3GV3UcgvzQW3J5zMyrTvlz.", "abcd"
-									  "efgh"
-									  "ijkl"
-									  "mnop"
-									  "qrst"
-									  "uvwx"
-									  "y"
-									  "z" },
-	{ "$2a$10$fVH8e28OQRj9tqiDXs1e1uxpsjN0c7II7YPKXua2NAKYvM6iQk7dq", "abcd"
-									  "efgh"
-									  "ijkl"
-									  "mnop"
-									  "qrst"
-									  "uvwx"
-									  "y"
-									  "z" },
-	{ "$2a$12$D4G5f18o7aMMfwasBL7GpuQWuP3pkrZrOAnqP.bmezbMng.QwJ/pG", "abcd"
-									  "efgh"
-									  "ijkl"
-									  "mnop"
-									  "qrst"
-									  "uvwx"
-									  "y"
-									  "z" },
+	{ "$2a$06$If6bvum7DFjUnE9p2uDeDu0YHzrHM6tf.iqN8.yx.jNN1ILEf7h0i",
+	  "abc" },
+	{ "$2a$08$Ro0CUfOqk6cXEKf3dyaM7OhSCvnwM9s4wIX9JeLapehKK5YdLxKcm",
+	  "abc" },
+	{ "$2a$10$WvvTPHKwdBJ3uk0Z37EMR.hLA2W6N9AEBhEgrAOljy2Ae5MtaSIUi",
+	  "abc" },
+	{ "$2a$12$EXRkfkdmXn2gzds2SSitu.MW9.gAVqa9eLS1//RYtYCmB1eLHg.9q",
+	  "abc" },
+	{ "$2a$06$.rCVZVOThsIa97pEDOxvGuRRgzG64bvtJ0938xuqzv18d3ZpQhstC",
+	  "abcdefghijklmnopqrstuvwxyz" },
+	{ "$2a$08$aTsUwsyowQuzRrDqFflhgekJ8d9/7Z3GV3UcgvzQW3J5zMyrTvlz.",
+	  "abcdefghijklmnopqrstuvwxyz" },
+	{ "$2a$10$fVH8e28OQRj9tqiDXs1e1uxpsjN0c7II7YPKXua2NAKYvM6iQk7dq",
+	  "abcdefghijklmnopqrstuvwxyz" },
+	{ "$2a$12$D4G5f18o7aMMfwasBL7GpuQWuP3pkrZrOAnqP.bmezbMng.QwJ/pG",
+	  "abcdefghijklmnopqrstuvwxyz" },
 	{ "$2a$06$fPIsBO8qRqkjj273rfaOI.HtSV9jLDpTbZn782DC6/t7qT67P6FfO",
 	  "~!@#$%^&*()      ~!@#$%^&*()PNBFRD" },
 	{ "$2a$08$Eq2r4G/76Wv39MzSX262huzPz612MZiYHVUJe/OcOql2jo4.9UxTW",
@@ -202,46 +175,26 @@ static const struct vector jbcrypt_vectors[] = {
 
 /* pyca/bcrypt's tests/test_bcrypt.py, _test_vectors: "$2b$" at cost 4. */
 static const struct vector pyca_vectors[] = {
-	{ "$2b$04$cVWp4XaNU8a4v1uMRum2SO026BWLIoQMD/TXg5uZV.0P.uO8m3YEm", "Kk4D"
-									  "QuMM"
-									  "fZL9"
-									  "o" },
-	{ "$2b$04$pQ7gRO7e6wx/936oXhNjrOUNOHL1D0h1N2IDbJZYs.1ppzSof6SPy", "9IeR"
-									  "XmnG"
-									  "xMYb"
-									  "s" },
-	{ "$2b$04$SQe9knOzepOVKoYXo9xTteNYr6MBwVz4tpriJVe3PNgYufGIsgKcW", "xVQV"
-									  "bwa1"
-									  "S0M8"
-									  "r" },
-	{ "$2b$04$eH8zX.q5Q.j2hO1NkVYJQOM6KxntS/ow3.YzVmFrE4t//CoF4fvne", "Zfgr"
-									  "26LW"
-									  "d22Z"
-									  "a" },
-	{ "$2b$04$ahiTdwRXpUG2JLRcIznxc.s1.ydaPGD372bsGs8NqyYjLY1inG5n2", "Tg4d"
-									  "aC27"
-									  "epFB"
-									  "E" },
-	{ "$2b$04$nQn78dV0hGHf5wUBe0zOFu8n07ZbWWOKoGasZKRspZxtt.vBRNMIy", "xhQP"
-									  "Mmwh"
-									  "5ALz"
-									  "W" },
-	{ "$2b$04$cvXudZ5ugTg95W.rOjMITuM1jC0piCl3zF5cmGhzCibHZrNHkmckG", "59je"
-									  "8h5G"
-									  "j71t"
-									  "g" },
-	{ "$2b$04$YYjtiq4Uh88yUsExO0RNTuEJ.tZlsONac16A8OcLHleWFjVawfGvO", "wT4f"
-									  "HJa2"
-									  "N9WS"
-									  "W" },
-	{ "$2b$04$WLTjgY/pZSyqX/fbMbJzf.qxCeTMQOzgL.CimRjMHtMxd/VGKojMu", "uSgF"
-									  "RnQd"
-									  "Ogm4"
-									  "S" },
-	{ "$2b$04$2moPs/x/wnCfeQ5pCheMcuSJQ/KYjOZG780UjA/SiR.KsYWNrC7SG", "tEPt"
-									  "JZXu"
-									  "r16V"
-									  "g" },
+	{ "$2b$04$cVWp4XaNU8a4v1uMRum2SO026BWLIoQMD/TXg5uZV.0P.uO8m3YEm",
+	  "Kk4DQuMMfZL9o" },
+	{ "$2b$04$pQ7gRO7e6wx/936oXhNjrOUNOHL1D0h1N2IDbJZYs.1ppzSof6SPy",
+	  "9IeRXmnGxMYbs" },
+	{ "$2b$04$SQe9knOzepOVKoYXo9xTteNYr6MBwVz4tpriJVe3PNgYufGIsgKcW",
+	  "xVQVbwa1S0M8r" },
+	{ "$2b$04$eH8zX.q5Q.j2hO1NkVYJQOM6KxntS/ow3.YzVmFrE4t//CoF4fvne",
+	  "Zfgr26LWd22Za" },
+	{ "$2b$04$ahiTdwRXpUG2JLRcIznxc.s1.ydaPGD372bsGs8NqyYjLY1inG5n2",
+	  "Tg4daC27epFBE" },
+	{ "$2b$04$nQn78dV0hGHf5wUBe0zOFu8n07ZbWWOKoGasZKRspZxtt.vBRNMIy",
+	  "xhQPMmwh5ALzW" },
+	{ "$2b$04$cvXudZ5ugTg95W.rOjMITuM1jC0piCl3zF5cmGhzCibHZrNHkmckG",
+	  "59je8h5Gj71tg" },
+	{ "$2b$04$YYjtiq4Uh88yUsExO0RNTuEJ.tZlsONac16A8OcLHleWFjVawfGvO",
+	  "wT4fHJa2N9WSW" },
+	{ "$2b$04$WLTjgY/pZSyqX/fbMbJzf.qxCeTMQOzgL.CimRjMHtMxd/VGKojMu",
+	  "uSgFRnQdOgm4S" },
+	{ "$2b$04$2moPs/x/wnCfeQ5pCheMcuSJQ/KYjOZG780UjA/SiR.KsYWNrC7SG",
+	  "tEPtJZXur16Vg" },
 };
 
 /*
@@ -252,8 +205,8 @@ static const struct vector pyca_vectors[] = {
 #define ABC8 "abcabcabcabcabcabcabcabc"
 static const struct vector passlib_vectors[] = {
 	{ "$2a$05$......................J2ihDv8vVf7QZ9BsaRrKyqs2tkn55Yq", "" },
-	{ "$2a$05$......................ev6gDwpVye3oMCUpLY85aTpfBNHD0Ga", "ab"
-									  "c" },
+	{ "$2a$05$......................ev6gDwpVye3oMCUpLY85aTpfBNHD0Ga",
+	  "abc" },
 	{ "$2a$05$......................2kIdfSj/4/R/Q6n847VTvc68BXiRYZC",
 	  ABC8 ABC8 "abcabcabcabcabcabcabc" },
 	{ "$2a$05$......................XuQjdH.wPVNUZ/bOfstdW/FqB8QSjte",
@@ -265,8 +218,8 @@ static const struct vector passlib_vectors[] = {
 /* Decodes 22 characters of bcrypt's base64 into 16 bytes (test-only). */
 static void decode_salt(const char *s, unsigned char out[16])
 {
-	static const char alphabet[] = "./ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				       "abcdefghijklmnopqrstuvwxyz0123456789";
+	static const char alphabet[] =
+		"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 	uint32_t acc = 0;
 	int bits = 0, n = 0, i;
 
@@ -355,8 +308,8 @@ static void test_pyca_passlib_vectors(void **state)
  */
 static void test_2a_no_wraparound(void **state)
 {
-	static const char hash[] = "$2a$04$R1lJ2gkNaoPGdafE.H.16."
-				   "1MKHPvmKwryeulRe225LKProWYwt9Oi";
+	static const char hash[] =
+		"$2a$04$R1lJ2gkNaoPGdafE.H.16.1MKHPvmKwryeulRe225LKProWYwt9Oi";
 	struct crypt_data *cd = calloc(1, sizeof(*cd));
 	char pw[258];
 	size_t n;
@@ -395,9 +348,9 @@ static void test_round_trip(void **state)
 	/* The salt is written canonically: its last character is .Oeu. */
 	assert_non_null(strchr(".Oeu", a.ptr[28]));
 	for (i = 7; i < a.len; i++)
-		assert_non_null(strchr("./ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				       "abcdefghijklmnopqrstuvwxyz0123456789",
-				       a.ptr[i]));
+		assert_non_null(strchr(
+			"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+			a.ptr[i]));
 	assert_int_equal(auth_bcrypt_cost(a.ptr), 4);
 	assert_int_equal(
 		auth_bcrypt_verify("correct horse battery staple", a.ptr), 0);
@@ -467,15 +420,14 @@ static void test_hash_errors(void **state)
 static void test_malformed(void **state)
 {
 	/* A valid hash of "U*U", then damaged copies of it. */
-	static const char good[] = "$2a$05$CCCCCCCCCCCCCCCCCCCCC."
-				   "E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW";
+	static const char good[] =
+		"$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW";
 	static const char *bad[] = {
 		"",
 		"$2a$05$CCCCCCCCCCCCCCCCCCCCC.",
 		"$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOe",
 		"$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeWW",
-		"$2a$05$CCCCCCCCCCCCCCCCCCCCC."
-		"E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW\n",
+		"$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW\n",
 		"$2a$03$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
 		"$2a$32$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
 		"$2a$00$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
@@ -503,10 +455,8 @@ static void test_malformed(void **state)
 		"$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyO_W",
 		"$2a$05$CCCCCCCCCCCCCCCCCCCCC E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
 		"$2a$05$CCCCCCCCCCCCCCCCCCCCC$E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
-		"$2a$05$CCCCCCCCCCCCCCCCCCCCC."
-		"E5YPO9kmyuRGyh0XouQYb4YMJKvyO\xc3\xa9",
-		"$2a$05$CCCCCCCCCCCCCCCCCCCCC."
-		"E5YPO9kmyuRGyh0XouQYb4YMJKvyOe\x80",
+		"$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyO\xc3\xa9",
+		"$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOe\x80",
 	};
 	size_t i;
 
@@ -521,16 +471,19 @@ static void test_malformed(void **state)
 	assert_int_equal(auth_bcrypt_verify(NULL, good), TW_EINVAL);
 	assert_int_equal(auth_bcrypt_cost(NULL), -1);
 	/* An embedded NUL shortens the string: wrong length. */
-	assert_int_equal(auth_bcrypt_verify("U*U", "$2a$05$CCCC\0CCCCCCCCCCCCC"
-						   "CCCC.E5YPO9kmyuRGyh0XouQYb4"
-						   "YMJKvyOeW"),
-			 TW_EINVAL);
-	assert_int_equal(auth_bcrypt_cost("$2b$31$CCCCCCCCCCCCCCCCCCCCC.E5YPO9"
-					  "kmyuRGyh0XouQYb4YMJKvyOeW"),
-			 31);
-	assert_int_equal(auth_bcrypt_cost("$2y$04$CCCCCCCCCCCCCCCCCCCCC.E5YPO9"
-					  "kmyuRGyh0XouQYb4YMJKvyOeW"),
-			 4);
+	assert_int_equal(
+		auth_bcrypt_verify(
+			"U*U",
+			"$2a$05$CCCC\0CCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"),
+		TW_EINVAL);
+	assert_int_equal(
+		auth_bcrypt_cost(
+			"$2b$31$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"),
+		31);
+	assert_int_equal(
+		auth_bcrypt_cost(
+			"$2y$04$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"),
+		4);
 }
 
 /*
@@ -542,10 +495,10 @@ static void test_malformed(void **state)
  */
 static void test_noncanonical(void **state)
 {
-	static const char salt_bits[] = "$2a$05$CCCCCCCCCCCCCCCCCCCCC/"
-					"E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW";
-	static const char hash_bits[] = "$2a$05$CCCCCCCCCCCCCCCCCCCCC."
-					"E5YPO9kmyuRGyh0XouQYb4YMJKvyOeX";
+	static const char salt_bits[] =
+		"$2a$05$CCCCCCCCCCCCCCCCCCCCC/E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW";
+	static const char hash_bits[] =
+		"$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeX";
 	struct crypt_data *cd = calloc(1, sizeof(*cd));
 	const char *r;
 
@@ -557,8 +510,9 @@ static void test_noncanonical(void **state)
 	/* What libxcrypt makes of them: the canonical string. */
 	r = crypt_rn("U*U", salt_bits, cd, sizeof(*cd));
 	assert_non_null(r);
-	assert_string_equal(r, "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0Xou"
-			       "QYb4YMJKvyOeW");
+	assert_string_equal(
+		r,
+		"$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW");
 	r = crypt_rn("U*U", hash_bits, cd, sizeof(*cd));
 	assert_non_null(r);
 	assert_string_not_equal(r, hash_bits);

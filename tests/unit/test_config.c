@@ -528,8 +528,7 @@ static void test_require_weak_secret(void **state)
 	};
 	static const char *const strong[] = {
 		"9f3c1be07a5d42e8b6c0f17a93d5e2b4",
-		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b8"
-		"55",
+		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 		"q7M2tXv9Lr4KpZ8wN3bY6cH1jF5sD0gA-_uEoRiTnBl",
 	};
 	struct cfg cfg;
@@ -880,8 +879,8 @@ static void test_load_errors(void **state)
 	cfg_release(&cfg);
 
 	buf_reset(&err);
-	write_text(".env", "TW_BIND=0.0.0.0:9000\n\n\nTW_BIND=localhost:"
-			   "http\n");
+	write_text(".env",
+		   "TW_BIND=0.0.0.0:9000\n\n\nTW_BIND=localhost:http\n");
 	cfg_init(&cfg);
 	assert_int_equal(cfg_load(&cfg, NULL, &err), TW_ECONFIG);
 	assert_string_equal(err.ptr, "TW_BIND (.env line 4): expected "

@@ -33,11 +33,11 @@ static const char *test_url(void)
 	const char *url = getenv("TW_TEST_DATABASE_URL");
 
 	if (!url || !*url)
-		fail_msg("TW_TEST_DATABASE_URL is not set: this test needs a "
-			 "PostgreSQL database it may create schemas in "
-			 "(scripts/test.sh starts one; by hand, e.g. "
-			 "TW_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:"
-			 "5432/postgres)");
+		fail_msg(
+			"TW_TEST_DATABASE_URL is not set: this test needs a "
+			"PostgreSQL database it may create schemas in "
+			"(scripts/test.sh starts one; by hand, e.g. "
+			"TW_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres)");
 	return url;
 }
 
@@ -228,18 +228,18 @@ static void test_url_parameters_are_kept(void **state)
 	(void)state;
 	schema_name(schema, sizeof(schema), "params");
 	if (strstr(base, "://"))
-		snprintf(url, sizeof(url),
-			 "%s%capplication_name=custom&options=-c%%20work_mem%%"
-			 "3D7MB",
-			 base, strchr(base, '?') ? '&' : '?');
+		snprintf(
+			url, sizeof(url),
+			"%s%capplication_name=custom&options=-c%%20work_mem%%3D7MB",
+			base, strchr(base, '?') ? '&' : '?');
 	else
 		snprintf(url, sizeof(url),
 			 "%s application_name=custom options='-c work_mem=7MB'",
 			 base);
 	pool = open_pool(url, schema, 1);
 	assert_rc(db_acquire(pool, 1000, &conn, &err), 0, &err);
-	assert_string_equal(query_value(conn, "SHOW application_name"), "custo"
-									"m");
+	assert_string_equal(query_value(conn, "SHOW application_name"),
+			    "custom");
 	assert_string_equal(query_value(conn, "SHOW work_mem"), "7MB");
 	assert_non_null(strstr(query_value(conn, "SHOW search_path"), schema));
 	db_release(pool, conn, false);
@@ -351,9 +351,9 @@ static void test_release_rolls_back(void **state)
 	assert_rc(db_acquire(pool, 1000, &conn, &err), 0, &err);
 	assert_ptr_equal(conn, first); /* the same session, cleaned */
 	assert_int_equal(PQtransactionStatus(conn), PQTRANS_IDLE);
-	assert_string_equal(query_value(conn, "SELECT to_regclass("
-					      "'left_behind') IS NULL"),
-			    "t");
+	assert_string_equal(
+		query_value(conn, "SELECT to_regclass('left_behind') IS NULL"),
+		"t");
 
 	/* In a failed transaction: rolled back too, session reusable. */
 	query_value(conn, "BEGIN");
@@ -530,10 +530,10 @@ static void test_terminated_backend_reconnects(void **state)
 	assert_string_equal(query_value(conn, "SELECT 1"), "1");
 	assert_string_not_equal(query_value(conn, "SELECT pg_backend_pid()"),
 				pid);
-	assert_non_null(strstr(query_value(conn, "SELECT "
-						 "current_setting('search_path'"
-						 ")"),
-			       schema));
+	assert_non_null(
+		strstr(query_value(conn, "SELECT "
+					 "current_setting('search_path')"),
+		       schema));
 	db_release(pool, conn, false);
 	assert_int_equal(db_pool_open_count(pool), 1);
 	assert_rc(db_ping(pool, &err), 0, &err);
@@ -800,13 +800,10 @@ static void test_embedded_cluster(void **state)
 	assert_rc(db_acquire(pool, 1000, &conn, &err), 0, &err);
 	assert_rc(db_migrate(conn, "tablewright", &applied, &err), 0, &err);
 	assert_int_equal(applied, (int)db_migrations_count);
-	assert_string_equal(query_value(conn, "SHOW listen_addresses"), "127.0."
-									"0.1");
-	assert_string_equal(query_value(conn, "SHOW password_encryption"), "scr"
-									   "am-"
-									   "sha"
-									   "-25"
-									   "6");
+	assert_string_equal(query_value(conn, "SHOW listen_addresses"),
+			    "127.0.0.1");
+	assert_string_equal(query_value(conn, "SHOW password_encryption"),
+			    "scram-sha-256");
 	db_release(pool, conn, false);
 
 	/* Starting again while it runs reuses the running server. */

@@ -111,10 +111,9 @@ static void test_internal_never_leaks(void **state)
 		if (!server_side)
 			assert_string_equal(msg, detail);
 	}
-	assert_string_equal(http__client_message(TW_EINTERNAL, detail), "intern"
-									"al "
-									"erro"
-									"r");
+	assert_string_equal(http__client_message(TW_EINTERNAL, detail),
+			    "internal "
+			    "error");
 	assert_string_equal(http__client_message(TW_EINVAL, NULL), "");
 }
 

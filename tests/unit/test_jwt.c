@@ -46,17 +46,14 @@
 	"{\"sub\":\"42\",\"role\":\"analyst\"," members "," CLAIMS_TAIL "}"
 
 /* PyJWT-checked token for sub 42, analyst, iat 1700000000, exp +8 h, tv 3. */
-static const char kat_token[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWI"
-				"iOiI0MiIsInJvbGUiOiJhbmFseXN0IiwiaWF0IjoxNzA"
-				"wMDAwMDAwLCJleHAiOjE3MDAwMjg4MDAsInR2IjozfQ."
-				"u-McEOqSryakr3DWJnQmUGUa2A5UchKUYVNkCRQxzCY";
+static const char kat_token[] =
+	"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiIsInJvbGUiOiJhbmFseXN0IiwiaWF0IjoxNzAwMDAwMDAwLCJleHAiOjE3MDAwMjg4MDAsInR2IjozfQ.u-McEOqSryakr3DWJnQmUGUa2A5UchKUYVNkCRQxzCY";
 /* The same claims signed with the 100-byte key 01 02 ... 64 (hex). */
-static const char kat_long_key_sig[] = "Q1bhecnrgx0arMqCxw3X_ucr_"
-				       "sqqcW8tgfDhj9cXQHg";
+static const char kat_long_key_sig[] =
+	"Q1bhecnrgx0arMqCxw3X_ucr_sqqcW8tgfDhj9cXQHg";
 
-static const char b64url_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				      "abcdefghijklmnopqrstuvwxyz"
-				      "0123456789-_";
+static const char b64url_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /* The 6-bit value of a base64url character. */
 static int b64_value(char c)
@@ -832,8 +829,8 @@ static void test_rejected_tampering(void **state)
 
 static void test_rejected_wrong_key(void **state)
 {
-	static const char other[] = "tablewright-unit-test-key-"
-				    "0123456789abcdeF";
+	static const char other[] =
+		"tablewright-unit-test-key-0123456789abcdeF";
 	struct auth_claims c;
 	char *tok;
 

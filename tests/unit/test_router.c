@@ -298,21 +298,20 @@ static void test_content_types(void **state)
 	assert_string_equal(http__content_type("/s.css"), "text/css; "
 							  "charset=utf-8");
 	assert_string_equal(http__content_type("/x.json"), "application/json");
-	assert_string_equal(http__content_type("/x.js.map"), "application/"
-							     "json");
+	assert_string_equal(http__content_type("/x.js.map"),
+			    "application/json");
 	assert_string_equal(http__content_type("/i.svg"), "image/svg+xml");
 	assert_string_equal(http__content_type("/i.png"), "image/png");
 	assert_string_equal(http__content_type("/favicon.ico"), "image/x-icon");
 	assert_string_equal(http__content_type("/f.woff2"), "font/woff2");
 	assert_string_equal(http__content_type("/r.txt"), "text/plain; "
 							  "charset=utf-8");
-	assert_string_equal(http__content_type("/x.exe"), "application/"
-							  "octet-stream");
-	assert_string_equal(http__content_type("/noext"), "application/"
-							  "octet-stream");
-	assert_string_equal(http__content_type("/dir.js/noext"), "application/"
-								 "octet-"
-								 "stream");
+	assert_string_equal(http__content_type("/x.exe"),
+			    "application/octet-stream");
+	assert_string_equal(http__content_type("/noext"),
+			    "application/octet-stream");
+	assert_string_equal(http__content_type("/dir.js/noext"),
+			    "application/octet-stream");
 }
 
 static void test_json_content_type(void **state)

@@ -198,10 +198,10 @@ static void test_outcome_names(void **state)
 {
 	(void)state;
 	assert_string_equal(sbx_outcome_name(SBX_EXITED), "exited");
-	assert_string_equal(sbx_outcome_name(SBX_KILLED_TIMEOUT), "killed:"
-								  "timeout");
-	assert_string_equal(sbx_outcome_name(SBX_KILLED_MEMORY), "killed:"
-								 "memory");
+	assert_string_equal(sbx_outcome_name(SBX_KILLED_TIMEOUT),
+			    "killed:timeout");
+	assert_string_equal(sbx_outcome_name(SBX_KILLED_MEMORY),
+			    "killed:memory");
 	assert_string_equal(sbx_outcome_name(SBX_KILLED_CPU), "killed:cpu");
 	assert_string_equal(sbx_outcome_name(SBX_CRASHED), "crashed");
 	assert_string_equal(sbx_outcome_name(SBX_CANCELLED), "cancelled");

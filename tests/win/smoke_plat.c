@@ -272,10 +272,11 @@ static void check_run(void)
 		buf_reset(&err);
 		o.argv = argv;
 		rc = plat_run(&o, &status, &err);
-		CHECK(rc == TW_EIO && str_starts_with(err.ptr, "could not run "
-							       "\"tw-no-such-"
-							       "program-xyz\":"
-							       " "),
+		CHECK(rc == TW_EIO &&
+			      str_starts_with(err.ptr,
+					      "could not run "
+					      "\"tw-no-such-program-xyz\":"
+					      " "),
 		      "missing program: rc %d <%s>", rc, err.ptr);
 	}
 	{
@@ -551,10 +552,10 @@ static void check_net(void)
 	sa.sin_family = AF_INET;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sa.sin_port = htons((u_short)port);
-	CHECK(bind(s, (struct sockaddr *)&sa, (int)sizeof(sa)) == 0, "the free "
-								     "port is "
-								     "bindabl"
-								     "e");
+	CHECK(bind(s, (struct sockaddr *)&sa, (int)sizeof(sa)) == 0,
+	      "the free "
+	      "port is "
+	      "bindable");
 	closesocket(s);
 
 	/* plat_socket_wait(): a UDP socket is readable once it got a datagram.
