@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: how long a page of the table explorer takes.
 
-Loads the reference table public.orders (../shared/bench/orders.sql, 2M rows
+Loads the reference table public.orders (bench/orders.sql, 2M rows
 by default) into a database, starts `tablewright serve` against it, and
 times GET /api/v1/tables/public/orders/rows?limit=100&offset=N for several
 offsets and orders, printing the median and p95 in milliseconds per case.
@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from pgcluster import PgCluster  # noqa: E402
 
-ORDERS_SQL = ROOT.parent / "shared" / "bench" / "orders.sql"
+ORDERS_SQL = ROOT / "bench" / "orders.sql"
 ROWS_PATH = "/api/v1/tables/public/orders/rows"
 OFFSETS = [0, 1000, 5000, 10000]
 VARIANTS = [
