@@ -26,6 +26,11 @@ enum tw_err {
 	TW_ENOTIMPL = -13,   /* feature not built into this version */
 	TW_EINTERNAL = -14,  /* anything else: internal */
 	TW_ETIMEOUT = -15,   /* an operation ran out of time */
+	/*
+	 * The most negative code. A new code goes above this line and moves
+	 * it: tests/unit/test_errmap.c walks every code from -1 to here.
+	 */
+	TW_E_LAST = TW_ETIMEOUT,
 };
 
 /*

@@ -6,7 +6,8 @@
 /*
  * The one table that maps Tablewright's error codes (core/err.h) to an HTTP
  * status and the API's error code (API.md, "Errors"). A code missing here is
- * 500 internal.
+ * 500 internal, but every code of core/err.h has a row of its own
+ * (tests/unit/test_errmap.c checks that, so that a new code is a decision).
  *
  * TW_ETIMEOUT is 503 unavailable, not 500: inside the server it means a
  * dependency did not answer in time (no pooled database connection freed
@@ -39,6 +40,11 @@ static const struct errmap_entry errmap[] = {
 	  "a service the server depends on is unavailable" },
 	{ TW_ETIMEOUT, 503, "unavailable",
 	  "a service the server depends on did not answer in time" },
+	{ TW_EIO, 500, "internal", "internal error" },
+	{ TW_EDB, 500, "internal", "internal error" },
+	{ TW_ECONFIG, 500, "internal", "internal error" },
+	{ TW_ENOTIMPL, 500, "internal", "internal error" },
+	{ TW_EINTERNAL, 500, "internal", "internal error" },
 };
 
 static const struct errmap_entry errmap_internal = { TW_EINTERNAL, 500,
@@ -54,6 +60,11 @@ static const struct errmap_entry *errmap_find(int rc)
 			return &errmap[i];
 	}
 	return &errmap_internal;
+}
+
+bool http__errmap_has(int rc)
+{
+	return errmap_find(rc) != &errmap_internal;
 }
 
 int http_status_for(int rc)

@@ -170,4 +170,10 @@ bool http__hides_detail(int rc);
  */
 const char *http__client_message(int rc, const char *detail);
 
+/*
+ * http__errmap_has() says whether rc has a row of its own in the table
+ * rather than the 500 internal that an unknown code falls back to.
+ */
+bool http__errmap_has(int rc);
+
 #endif
