@@ -1,5 +1,5 @@
 -- Demo table "orders", shaped like the reference benchmark table
--- (../shared/bench/orders.sql): NULLs, quotes, commas, newlines and empty
+-- (bench/orders.sql): NULLs, quotes, commas, newlines and empty
 -- strings. Rows: the setting tablewright.demo_rows (seed-demo --rows).
 CREATE TABLE orders (
   id          bigint PRIMARY KEY,
