@@ -255,7 +255,7 @@ static int ensure_secret_key(const struct cli *cli, struct cfg *cfg,
 	}
 	randombytes_buf(key, sizeof(key));
 	sodium_bin2hex(hex, sizeof(hex), key, sizeof(key));
-	sodium_memzero(key, sizeof(key));
+	mem_wipe(key, sizeof(key));
 
 	if (plat_is_file(path)) {
 		rc = plat_read_file(path, &content, &rerr);
@@ -278,13 +278,11 @@ static int ensure_secret_key(const struct cli *cli, struct cfg *cfg,
 				     err);
 	if (rc == 0)
 		rc = cfg_set(cfg, "TW_SECRET_KEY", hex, path, err);
-	sodium_memzero(hex, sizeof(hex));
+	mem_wipe(hex, sizeof(hex));
 	if (rc == 0)
 		*created = true;
 out:
-	if (content.len)
-		sodium_memzero(content.ptr, content.len);
-	buf_release(&content);
+	buf_release_secret(&content);
 	buf_release(&rerr);
 	return rc;
 }
@@ -400,10 +398,7 @@ out:
 /* Wipes and frees a secret setting a command has no use for. */
 static void forget_secret(char **secret)
 {
-	if (!*secret)
-		return;
-	sodium_memzero(*secret, strlen(*secret));
-	free(*secret);
+	mem_free_secret(*secret);
 	*secret = NULL;
 }
 

@@ -190,10 +190,4 @@ json_t *api_col_bool(const PGresult *res, int row, int col);
 /* Returns conn to the pool; failed says the last statement failed. */
 void api_db_release(struct http_request *req, PGconn *conn, bool failed);
 
-/*
- * api_secret_release() wipes a buffer that held a password, then
- * releases it.
- */
-void api_secret_release(struct buf *b);
-
 #endif

@@ -1,7 +1,5 @@
 #include "core/compat.h"
 
-#include <sodium.h>
-
 #include "api/api_int.h"
 #include "auth/auth.h"
 #include "core/err.h"
@@ -40,13 +38,6 @@ static const char *const password_fields[] = { "current_password",
 					       "new_password", NULL };
 
 static const char invalid_credentials[] = "invalid email or password";
-
-void api_secret_release(struct buf *b)
-{
-	if (b->len)
-		sodium_memzero(b->ptr, b->len);
-	buf_release(b);
-}
 
 /*
  * Copies the string member name of obj into out. TW_EVALIDATION when it is
@@ -174,7 +165,7 @@ int api_login_parse(const char *body, size_t len, struct buf *email,
 fail:
 	if (rc < 0) {
 		buf_reset(email);
-		api_secret_release(password);
+		buf_release_secret(password);
 	}
 	json_decref(root);
 	buf_release(&raw);
@@ -300,8 +291,8 @@ int api_auth_login(struct http_request *req)
 				       "id", (json_int_t)user.id, "email",
 				       user.email, "role", user.role));
 out:
-	api_secret_release(&tok);
-	api_secret_release(&password);
+	buf_release_secret(&tok);
+	buf_release_secret(&password);
 	buf_release(&email);
 	buf_release(&err);
 	return rc;
@@ -396,8 +387,8 @@ int api_auth_password(struct http_request *req)
 	rc = http_reply_empty(req, 204);
 out:
 	api_db_release(req, conn, rc < 0);
-	api_secret_release(&current);
-	api_secret_release(&fresh);
+	buf_release_secret(&current);
+	buf_release_secret(&fresh);
 	buf_release(&err);
 	return rc;
 }

@@ -5,6 +5,7 @@
 #include "auth/auth.h"
 #include "cli/cli.h"
 #include "core/err.h"
+#include "core/mem.h"
 #include "log/log.h"
 #include "platform/plat.h"
 
@@ -12,14 +13,6 @@
 /* 18 random bytes: 24 base64url characters, 144 bits. */
 #define GENERATED_PASSWORD_BYTES 18
 #define PASSWORD_CAP 1024
-
-/* Overwrites a buffer that held a password, then frees it. */
-static void secret_release(struct buf *b)
-{
-	if (b->len)
-		sodium_memzero(b->ptr, b->len);
-	buf_release(b);
-}
 
 int cli_read_password(const struct cli *cli, const char *prompt, bool confirm,
 		      struct buf *out, struct buf *err)
@@ -44,7 +37,7 @@ int cli_read_password(const struct cli *cli, const char *prompt, bool confirm,
 			rc = TW_EINVAL;
 		}
 	}
-	secret_release(&again);
+	buf_release_secret(&again);
 	return rc;
 }
 
@@ -74,8 +67,8 @@ static void generate_password(struct buf *out)
 	sodium_bin2base64(text, sizeof(text), raw, sizeof(raw),
 			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	buf_adds(out, text);
-	sodium_memzero(raw, sizeof(raw));
-	sodium_memzero(text, sizeof(text));
+	mem_wipe(raw, sizeof(raw));
+	mem_wipe(text, sizeof(text));
 }
 
 int cli_ensure_admin(struct db_pool *pool, const struct cfg *cfg,
@@ -129,7 +122,7 @@ int cli_ensure_admin(struct db_pool *pool, const struct cfg *cfg,
 out:
 	if (conn)
 		db_release(pool, conn, rc < 0);
-	secret_release(&password);
+	buf_release_secret(&password);
 	return rc;
 }
 
@@ -154,7 +147,7 @@ static int user_add(const struct cli *cli, PGconn *conn, const struct cfg *cfg,
 		printf("tablewright: added %s user %s (id %" PRId64 ")\n",
 		       user.role, user.email, user.id);
 	}
-	secret_release(&password);
+	buf_release_secret(&password);
 	return rc;
 }
 
@@ -178,7 +171,7 @@ static int user_set_password(const struct cli *cli, PGconn *conn,
 		       "sessions have ended\n",
 		       user.email);
 	}
-	secret_release(&password);
+	buf_release_secret(&password);
 	return rc;
 }
 

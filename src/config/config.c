@@ -150,27 +150,6 @@ static long *long_field(struct cfg *cfg, const struct cfg_key *key)
 	return (long *)(void *)((char *)cfg + key->off);
 }
 
-/*
- * Zeroes memory that held a secret. Through a volatile pointer, so the
- * stores are not dropped as dead before free().
- */
-static void wipe(void *p, size_t n)
-{
-	volatile unsigned char *v = p;
-
-	while (n--)
-		*v++ = 0;
-}
-
-/* Wipes a secret before it is freed, so it does not linger in the heap. */
-static void free_secret(char *s)
-{
-	if (!s)
-		return;
-	wipe(s, strlen(s));
-	free(s);
-}
-
 /* Replaces a string field with a copy of value. */
 static void store_str(struct cfg *cfg, const struct cfg_key *key,
 		      const char *value)
@@ -178,7 +157,7 @@ static void store_str(struct cfg *cfg, const struct cfg_key *key,
 	char **field = str_field(cfg, key);
 
 	if (key->secret)
-		free_secret(*field);
+		mem_free_secret(*field);
 	else
 		free(*field);
 	*field = xstrdup(value);
@@ -623,7 +602,7 @@ void cfg_release(struct cfg *cfg)
 		if (!key_is_string(key))
 			continue;
 		if (key->secret)
-			free_secret(*str_field(cfg, key));
+			mem_free_secret(*str_field(cfg, key));
 		else
 			free(*str_field(cfg, key));
 	}
@@ -746,9 +725,7 @@ out:
 	buf_release(&shown);
 	buf_release(&why);
 	/* The file holds secrets: do not leave them in freed memory. */
-	if (text.alloc)
-		wipe(text.ptr, text.len);
-	buf_release(&text);
+	buf_release_secret(&text);
 	return rc;
 }
 

@@ -245,13 +245,7 @@ int envfile_parse(const char *text, size_t len,
 	}
 out:
 	/* Values may be secrets: wipe them before the memory is reused. */
-	if (val.alloc) {
-		volatile char *v = val.ptr;
-
-		for (i = 0; i < val.alloc; i++)
-			v[i] = '\0';
-	}
-	buf_release(&val);
+	buf_release_secret(&val);
 	buf_release(&key);
 	return rc;
 }

@@ -20,6 +20,13 @@ void buf_release(struct buf *b)
 	buf_init(b, b->cap);
 }
 
+void buf_release_secret(struct buf *b)
+{
+	if (b->alloc)
+		mem_wipe_free(b->ptr, b->alloc);
+	buf_init(b, b->cap);
+}
+
 char *buf_detach(struct buf *b, size_t *len)
 {
 	char *res;

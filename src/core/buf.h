@@ -44,6 +44,14 @@ void buf_init(struct buf *b, size_t cap);
 void buf_release(struct buf *b);
 
 /*
+ * buf_release_secret() is buf_release() for a buffer that held a secret: it
+ * wipes the whole allocation (not only len bytes) before freeing it, with
+ * mem_wipe_free(). Copies that an earlier growth left behind in memory
+ * realloc() freed are beyond its reach.
+ */
+void buf_release_secret(struct buf *b);
+
+/*
  * buf_detach() hands the string over to the caller, who frees it with
  * free(); the buffer is empty afterwards. The returned pointer is never
  * NULL (an empty buffer yields a fresh "").

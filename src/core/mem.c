@@ -74,3 +74,43 @@ char *xstrdup(const char *s)
 {
 	return xstrndup(s, SIZE_MAX);
 }
+
+/*
+ * memset() through a volatile function pointer, so the call cannot be proved
+ * dead (see mem_wipe() in mem.h).
+ */
+static void *(*const volatile memset_nodrop)(void *, int, size_t) = memset;
+
+void mem_wipe(void *p, size_t n)
+{
+	if (!p || !n)
+		return;
+	memset_nodrop(p, 0, n);
+#if defined(__GNUC__) || defined(__clang__)
+	/* A compiler barrier: the zeroed memory counts as read. */
+	__asm__ __volatile__("" : : "r"(p) : "memory");
+#endif
+}
+
+static void (*wipe_hook)(const void *p, size_t n);
+
+void mem_set_wipe_hook(void (*hook)(const void *p, size_t n))
+{
+	wipe_hook = hook;
+}
+
+void mem_wipe_free(void *p, size_t n)
+{
+	if (!p)
+		return;
+	mem_wipe(p, n);
+	if (wipe_hook)
+		wipe_hook(p, n);
+	free(p);
+}
+
+void mem_free_secret(char *s)
+{
+	if (s)
+		mem_wipe_free(s, strlen(s));
+}

@@ -81,14 +81,6 @@ static void cluster_release(struct cluster *c)
 	buf_release(&c->initdb);
 }
 
-/* Overwrites a buffer that held a secret before releasing it. */
-static void secret_release(struct buf *b)
-{
-	if (b->len)
-		sodium_memzero(b->ptr, b->len);
-	buf_release(b);
-}
-
 /* --- finding the binaries ------------------------------------------------ */
 
 static void strv_push(char ***v, size_t *n, char *s)
@@ -725,7 +717,7 @@ int db_cluster_start_bin(const char *dir, const char *pg_bin,
 	rc = buf_addf(url_out, "postgresql://%s:%s@127.0.0.1:%d/%s", PG_ROLE,
 		      pw.ptr, port, PG_DATABASE);
 out:
-	secret_release(&pw);
+	buf_release_secret(&pw);
 	buf_release(&version);
 	cluster_release(&c);
 	return rc;

@@ -523,14 +523,6 @@ out:
 	return rc;
 }
 
-static void secret_free(char *s)
-{
-	if (!s)
-		return;
-	memset(s, 0, strlen(s));
-	free(s);
-}
-
 /* --- the pool ------------------------------------------------------------ */
 
 /* Frees the pool's memory; its connections are closed by the caller. */
@@ -544,8 +536,10 @@ static void pool_destroy(struct db_pool *pool, bool sync_init)
 	free(pool->options);
 	free(pool->timeout_str);
 	free(pool->app_name);
-	secret_free(pool->password);
-	secret_free(pool->url);
+	/* mem_free_secret(), not memset(): the optimiser drops a wipe before
+	 * free(), and the password would stay in the heap. */
+	mem_free_secret(pool->password);
+	mem_free_secret(pool->url);
 	free(pool);
 }
 

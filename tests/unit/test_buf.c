@@ -172,6 +172,78 @@ static void test_nth_allocation_failure_reaches_handler(void **state)
 	buf_release(&b);
 }
 
+static void test_wipe_zeroes_exactly_its_range(void **state)
+{
+	unsigned char b[64];
+	size_t i;
+
+	(void)state;
+	memset(b, 0xA5, sizeof(b));
+	mem_wipe(b + 8, 48);
+	for (i = 0; i < sizeof(b); i++)
+		assert_int_equal(b[i], i < 8 || i >= 56 ? 0xA5 : 0);
+	/* Nothing to wipe is fine. */
+	mem_wipe(NULL, 0);
+	mem_wipe(b, 0);
+	assert_int_equal(b[0], 0xA5);
+}
+
+/* What the wipe hook saw: one record per mem_wipe_free(). */
+static size_t wiped_calls;
+static size_t wiped_len;
+static size_t wiped_nonzero;
+
+static void record_wipe(const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	size_t i;
+
+	wiped_calls++;
+	wiped_len = n;
+	wiped_nonzero = 0;
+	for (i = 0; i < n; i++)
+		wiped_nonzero += c[i] != 0;
+}
+
+static void test_secrets_are_wiped_before_free(void **state)
+{
+	struct buf b = BUF_INIT(1024);
+	struct buf empty = BUF_INIT(1024);
+	char *s = xstrdup("postgres://u:hunter2@db/x");
+
+	(void)state;
+	mem_set_wipe_hook(record_wipe);
+	/* A string: every byte up to its NUL. */
+	mem_free_secret(s);
+	assert_int_equal(wiped_calls, 1);
+	assert_int_equal(wiped_len, strlen("postgres://u:hunter2@db/x"));
+	assert_int_equal(wiped_nonzero, 0);
+	mem_free_secret(NULL);
+	assert_int_equal(wiped_calls, 1);
+	/* A buffer: the whole allocation, not only len bytes. */
+	assert_int_equal(buf_adds(&b, "TW_SECRET_KEY=0123abcd"), 0);
+	assert_true(b.alloc > b.len);
+	memset(b.ptr + b.len, 'x', b.alloc - b.len);
+	{
+		size_t alloc = b.alloc;
+
+		buf_release_secret(&b);
+		assert_int_equal(wiped_calls, 2);
+		assert_int_equal(wiped_len, alloc);
+		assert_int_equal(wiped_nonzero, 0);
+	}
+	/* Empty and reusable afterwards, cap kept. */
+	assert_ptr_equal(b.ptr, buf_slopbuf);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(b.cap, 1024);
+	assert_int_equal(buf_adds(&b, "again"), 0);
+	buf_release(&b);
+	/* A buffer that never allocated frees nothing. */
+	buf_release_secret(&empty);
+	assert_int_equal(wiped_calls, 2);
+	mem_set_wipe_hook(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +256,8 @@ int main(void)
 		cmocka_unit_test(test_trim),
 		cmocka_unit_test(test_getline),
 		cmocka_unit_test(test_nth_allocation_failure_reaches_handler),
+		cmocka_unit_test(test_wipe_zeroes_exactly_its_range),
+		cmocka_unit_test(test_secrets_are_wiped_before_free),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

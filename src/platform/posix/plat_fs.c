@@ -280,15 +280,6 @@ out:
 	return rc;
 }
 
-/* Zeroes n bytes at p; through a volatile pointer, so it is not elided. */
-static void wipe(void *p, size_t n)
-{
-	volatile unsigned char *v = p;
-
-	while (n--)
-		*v++ = 0;
-}
-
 int plat_read_file(const char *path, struct buf *out, struct buf *err)
 {
 	size_t start = out->len;
@@ -331,7 +322,7 @@ fail:
 	if (rc < 0)
 		buf_setlen(out, start);
 	/* The file may hold secrets (.env): leave no copy on the stack. */
-	wipe(chunk, sizeof(chunk));
+	mem_wipe(chunk, sizeof(chunk));
 	return rc;
 }
 

@@ -640,7 +640,7 @@ fail:
 	if (rc < 0)
 		buf_setlen(out, start);
 	/* The file may hold secrets (.env): leave no copy on the stack. */
-	SecureZeroMemory(chunk, sizeof(chunk));
+	mem_wipe(chunk, sizeof(chunk));
 	return rc;
 }
 
