@@ -1,6 +1,7 @@
 #include "core/compat.h"
 #include "auth/auth.h"
 #include "core/err.h"
+#include "core/str.h"
 #include "db/db.h"
 
 /*
@@ -126,48 +127,6 @@ static int parse_user(const PGresult *res, int row, struct auth_user *out,
 	return rc;
 }
 
-/* Whether the n bytes at s are well-formed UTF-8 (no overlongs, no
- * surrogates, nothing past U+10FFFF). */
-static bool utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t len, k;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xC2 && c <= 0xDF) {
-			len = 2;
-			cp = c & 0x1F;
-		} else if (c >= 0xE0 && c <= 0xEF) {
-			len = 3;
-			cp = c & 0x0F;
-		} else if (c >= 0xF0 && c <= 0xF4) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (n - i < len)
-			return false;
-		for (k = 1; k < len; k++) {
-			if ((s[i + k] & 0xC0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3F);
-		}
-		if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-		    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-			return false;
-		i += len;
-	}
-	return true;
-}
-
 static bool is_space(unsigned char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
@@ -215,7 +174,7 @@ int auth_check_email(const char *email, struct buf *out, struct buf *err)
 			      "sides");
 		goto fail;
 	}
-	if (!utf8_valid(s + start, end - start)) {
+	if (!str_utf8_valid(email + start, end - start)) {
 		buf_errf(err, "email must be valid UTF-8");
 		goto fail;
 	}

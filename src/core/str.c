@@ -54,49 +54,71 @@ bool str_eq_nocase(const char *a, const char *b)
 	return *a == *b;
 }
 
-/*
- * The length of the well-formed UTF-8 sequence at s (at most n bytes), or
- * 0 when there is none (RFC 3629, table 3-7 of the Unicode standard).
- */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
+size_t str_utf8_decode(const char *s, size_t n, uint32_t *cp)
 {
+	const unsigned char *u = (const unsigned char *)s;
+	/* The range of the second byte; table 3-7 narrows it for four leads. */
 	unsigned char lo = 0x80, hi = 0xBF;
+	uint32_t c;
 	size_t len, i;
 
-	if (s[0] >= 0x01 && s[0] <= 0x7F)
-		return 1;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+	if (u[0] <= 0x7F) {
+		len = 1;
+		c = u[0];
+	} else if (u[0] >= 0xC2 && u[0] <= 0xDF) {
 		len = 2;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+		c = u[0] & 0x1F;
+	} else if (u[0] >= 0xE0 && u[0] <= 0xEF) {
 		len = 3;
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		c = u[0] & 0x0F;
+	} else if (u[0] >= 0xF0 && u[0] <= 0xF4) {
 		len = 4;
-	else
+		c = u[0] & 0x07;
+	} else {
 		return 0;
-	if (s[0] == 0xE0)
-		lo = 0xA0;
-	else if (s[0] == 0xED)
-		hi = 0x9F;
-	else if (s[0] == 0xF0)
-		lo = 0x90;
-	else if (s[0] == 0xF4)
-		hi = 0x8F;
-	if (n < len || s[1] < lo || s[1] > hi)
+	}
+	if (u[0] == 0xE0)
+		lo = 0xA0; /* no overlong three-byte form */
+	else if (u[0] == 0xED)
+		hi = 0x9F; /* no surrogate */
+	else if (u[0] == 0xF0)
+		lo = 0x90; /* no overlong four-byte form */
+	else if (u[0] == 0xF4)
+		hi = 0x8F; /* nothing past U+10FFFF */
+	if (n < len)
 		return 0;
-	for (i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xBF)
+	for (i = 1; i < len; i++) {
+		if (u[i] < (i == 1 ? lo : 0x80) || u[i] > (i == 1 ? hi : 0xBF))
 			return 0;
+		c = c << 6 | (u[i] & 0x3F);
+	}
+	if (cp)
+		*cp = c;
 	return len;
+}
+
+bool str_utf8_valid(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t len = str_utf8_decode(s + i, n - i, NULL);
+
+		if (len == 0)
+			return false;
+		i += len;
+	}
+	return true;
 }
 
 int str_utf8_clean(struct buf *out, const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, start = 0;
 	int rc = 0;
 
 	while (i < len && rc == 0) {
-		size_t n = utf8_seq_len(p + i, len - i);
+		/* NUL is well-formed, but not wanted in text. */
+		size_t n = s[i] ? str_utf8_decode(s + i, len - i, NULL) : 0;
 
 		if (n > 0) {
 			i += n;
@@ -183,20 +205,16 @@ int str_text_clean(struct buf *out, const char *s, size_t len)
 	int rc = 0;
 
 	while (i < len && rc == 0) {
-		size_t n = utf8_seq_len(p + i, len - i);
-		long cp = -1;
-		const char *put = NULL; /* what replaces the character */
+		uint32_t u = 0;
+		/* NUL is well-formed, but not wanted in text. */
+		size_t n = p[i] ? str_utf8_decode(s + i, len - i, &u) : 0;
+		long cp = n ? (long)u : -1; /* -1: not a character */
+		const char *put = NULL;	    /* what replaces the character */
 		bool keep;
 
-		if (n == 1)
-			cp = p[i];
-		else if (n == 2)
-			cp = (long)(p[i] & 0x1F) << 6 | (p[i + 1] & 0x3F);
-		else if (n > 2)
-			cp = 0x800; /* no control past U+07FF matters here */
 		if (esc_step(&st, cp)) {
 			keep = false;
-		} else if (cp < 0 || cp == 0) {
+		} else if (cp < 0) {
 			keep = false;
 			put = "\xEF\xBF\xBD";
 			n = 1;

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * str_ident_valid() says whether name matches ^[A-Za-z_][A-Za-z0-9_]{0,62}$,
@@ -21,6 +22,22 @@ bool str_ends_with(const char *s, const char *suffix);
  * or trailing junk, no empty string. 0 or TW_EINVAL.
  */
 int str_to_long(const char *s, long min, long max, long *out);
+
+/*
+ * str_utf8_decode() is Tablewright's one UTF-8 decoder. It reads the
+ * sequence at s, of which n >= 1 bytes may be read, and returns its length
+ * (1 to 4) with its code point in *cp (cp may be NULL), or 0 when the bytes
+ * at s start no well-formed sequence: a continuation byte, 0xC0, 0xC1 and
+ * 0xF5-0xFF, an overlong form, a surrogate (U+D800-U+DFFF), a code point
+ * past U+10FFFF, or a sequence that n cuts short (RFC 3629; table 3-7 of
+ * the Unicode standard, which also gives the sequence's length from its
+ * first byte alone). U+0000 is a one-byte sequence like any ASCII
+ * character: callers that refuse NUL check for it themselves.
+ */
+size_t str_utf8_decode(const char *s, size_t n, uint32_t *cp);
+
+/* Whether all n bytes at s are well-formed UTF-8 (NUL allowed). */
+bool str_utf8_valid(const char *s, size_t n);
 
 /*
  * str_utf8_clean() appends s[0..len) to out with every byte that is not
