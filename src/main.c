@@ -1,8 +1,9 @@
 /*
  * main.c - the `tablewright` command line: init, migrate, serve, worker, run,
- * routes, and the commands later features add.
+ * routes, and the commands later features add, each one row of commands[]
+ * (docs/development.md, "Adding a command").
  *
- * Every command loads the configuration the same way (defaults, .env,
+ * Every command that needs settings loads them the same way (defaults, .env,
  * environment, flags; see config/config.h), stops with one clear line and a
  * non-zero exit on a bad setting, and opens the logs before doing work.
  */
@@ -24,33 +25,105 @@
 
 #define SECRET_KEY_BYTES 32
 
-static const char usage_text[] =
+/*
+ * The command table (git's commands[] in git.c). Each command says what
+ * main() prepares before its handler runs:
+ *
+ *  - CMD_SETTINGS: load the settings (defaults, .env, environment, flags)
+ *    and open the logs. Without it the handler gets cfg = NULL and runs
+ *    before any of that, so `--help` works with a broken .env.
+ *  - CMD_EMBEDDED: sets cli->embedded, so cli_db_open() uses the private
+ *    cluster under TW_PG_DIR when TW_DATABASE_URL is not set; without it
+ *    TW_DATABASE_URL must be set.
+ *  - CMD_DROP_SECRETS: the signing key and the first admin's password are
+ *    wiped and freed before the handler runs (a process that only runs jobs
+ *    must not hold what mints tokens).
+ *  - CMD_SUBCOMMAND: the first word after the command is its subcommand
+ *    (`user add`).
+ *
+ * need is what cfg_require() checks before the handler runs (CFG_NEED_*);
+ * `run` checks the key itself, after it has made one. help is the text
+ * `--help` shows beside the name, one line per "\n"; NULL keeps the
+ * command out of the list. `--help` lists the commands in this order.
+ */
+enum cmd_flags {
+	CMD_SETTINGS = 1 << 0,
+	CMD_EMBEDDED = 1 << 1,
+	CMD_DROP_SECRETS = 1 << 2,
+	CMD_SUBCOMMAND = 1 << 3,
+};
+
+struct command {
+	const char *name;
+	int (*fn)(const struct cli *cli, struct cfg *cfg, struct buf *err);
+	unsigned flags; /* enum cmd_flags */
+	unsigned need;	/* enum cfg_need */
+	const char *help;
+};
+
+static int cmd_help(const struct cli *cli, struct cfg *cfg, struct buf *err);
+static int cmd_version(const struct cli *cli, struct cfg *cfg, struct buf *err);
+static int cmd_routes(const struct cli *cli, struct cfg *cfg, struct buf *err);
+static int cmd_init(const struct cli *cli, struct cfg *cfg, struct buf *err);
+static int cmd_migrate(const struct cli *cli, struct cfg *cfg, struct buf *err);
+static int cmd_serve(const struct cli *cli, struct cfg *cfg, struct buf *err);
+static int cmd_worker(const struct cli *cli, struct cfg *cfg, struct buf *err);
+static int cmd_run(const struct cli *cli, struct cfg *cfg, struct buf *err);
+static int cmd_seed_demo(const struct cli *cli, struct cfg *cfg,
+			 struct buf *err);
+
+static const struct command commands[] = {
+	{ "init", cmd_init, CMD_SETTINGS | CMD_EMBEDDED, 0,
+	  "create .env with a fresh signing key if it has none,\n"
+	  "migrate the database and create the first admin user\n"
+	  "[--admin-email EMAIL] [--admin-password-stdin]" },
+	{ "migrate", cmd_migrate, CMD_SETTINGS | CMD_EMBEDDED, 0,
+	  "apply the database migrations not yet applied" },
+	{ "serve", cmd_serve, CMD_SETTINGS, CFG_NEED_SECRET,
+	  "serve the HTTP API and the web UI [--bind HOST:PORT]" },
+	{ "worker", cmd_worker, CMD_SETTINGS | CMD_DROP_SECRETS,
+	  CFG_NEED_DATABASE, "run queued jobs [--concurrency N]" },
+	{ "user", cli_user, CMD_SETTINGS | CMD_EMBEDDED | CMD_SUBCOMMAND, 0,
+	  "manage user accounts:\n"
+	  "  user add --email EMAIL --role admin|analyst|viewer\n"
+	  "  user set-password --email EMAIL\n"
+	  "  user disable --email EMAIL\n"
+	  "  user enable --email EMAIL\n"
+	  "  user list\n"
+	  "passwords are asked for on the terminal, or read from one\n"
+	  "line of standard input with --password-stdin" },
+	{ "run", cmd_run, CMD_SETTINGS | CMD_EMBEDDED, 0,
+	  "the single-box default: init, then server and worker\n"
+	  "together; uses a private PostgreSQL cluster under\n"
+	  "var/pg when TW_DATABASE_URL is not set" },
+	{ "seed-demo", cmd_seed_demo, CMD_SETTINGS | CMD_EMBEDDED, 0,
+	  "create the demo tables (orders, customers, events) that\n"
+	  "do not exist yet and save the example scripts as the\n"
+	  "admin's [--rows N, default 100000 orders]" },
+	{ "routes", cmd_routes, 0, 0,
+	  "print every HTTP route, one \"METHOD PATH\" per line" },
+	{ "version", cmd_version, 0, 0, "print the version" },
+	{ "help", cmd_help, 0, 0, NULL },
+};
+
+/* The command named name, or NULL. */
+static const struct command *find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < TW_ARRAY_SIZE(commands); i++) {
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	}
+	return NULL;
+}
+
+static const char usage_head[] =
 	"usage: tablewright [--env-file PATH] <command> [options]\n"
 	"\n"
-	"Commands:\n"
-	"  init      create .env with a fresh signing key if it has none,\n"
-	"            migrate the database and create the first admin user\n"
-	"            [--admin-email EMAIL] [--admin-password-stdin]\n"
-	"  migrate   apply the database migrations not yet applied\n"
-	"  serve     serve the HTTP API and the web UI [--bind HOST:PORT]\n"
-	"  worker    run queued jobs [--concurrency N]\n"
-	"  user      manage user accounts:\n"
-	"              user add --email EMAIL --role admin|analyst|viewer\n"
-	"              user set-password --email EMAIL\n"
-	"              user disable --email EMAIL\n"
-	"              user enable --email EMAIL\n"
-	"              user list\n"
-	"            passwords are asked for on the terminal, or read from "
-	"one\n"
-	"            line of standard input with --password-stdin\n"
-	"  run       the single-box default: init, then server and worker\n"
-	"            together; uses a private PostgreSQL cluster under\n"
-	"            var/pg when TW_DATABASE_URL is not set\n"
-	"  seed-demo create the demo tables (orders, customers, events) that\n"
-	"            do not exist yet and save the example scripts as the\n"
-	"            admin's [--rows N, default 100000 orders]\n"
-	"  routes    print every HTTP route, one \"METHOD PATH\" per line\n"
-	"  version   print the version\n"
+	"Commands:\n";
+
+static const char usage_tail[] =
 	"\n"
 	"Options for every command:\n"
 	"  --env-file PATH     read settings from PATH instead of ./.env\n"
@@ -60,6 +133,45 @@ static const char usage_text[] =
 	"  --concurrency N     TW_WORKER_CONCURRENCY\n"
 	"\n"
 	"Settings are described in docs/configuration.md.\n";
+
+/* `help`: the usage, with each command's help lines beside its name. */
+static int cmd_help(const struct cli *cli, struct cfg *cfg, struct buf *err)
+{
+	size_t i;
+
+	(void)cli;
+	(void)cfg;
+	(void)err;
+	fputs(usage_head, stdout);
+	for (i = 0; i < TW_ARRAY_SIZE(commands); i++) {
+		const char *line = commands[i].help;
+		bool first = true;
+
+		while (line) {
+			const char *nl = strchr(line, '\n');
+			int len = nl ? (int)(nl - line) : (int)strlen(line);
+
+			if (first)
+				printf("  %-9s %.*s\n", commands[i].name, len,
+				       line);
+			else
+				printf("            %.*s\n", len, line);
+			first = false;
+			line = nl ? nl + 1 : NULL;
+		}
+	}
+	fputs(usage_tail, stdout);
+	return 0;
+}
+
+static int cmd_version(const struct cli *cli, struct cfg *cfg, struct buf *err)
+{
+	(void)cli;
+	(void)cfg;
+	(void)err;
+	printf("tablewright %s\n", TW_VERSION);
+	return 0;
+}
 
 /* Flags every command accepts, each the same as one TW_ key. */
 static const struct {
@@ -97,6 +209,14 @@ static bool take_value(const char *a, size_t namelen, const char *name,
 	return true;
 }
 
+/* Whether the command named name takes a subcommand word. */
+static bool takes_subcommand(const char *name)
+{
+	const struct command *cmd = find_command(name);
+
+	return cmd && (cmd->flags & CMD_SUBCOMMAND);
+}
+
 /*
  * parse_args() fills cli from argv. Returns 0, or CLI_EXIT_USAGE after printing
  * what was wrong.
@@ -125,7 +245,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		}
 		if (a[0] != '-') {
 			if (cli->command && !cli->subcommand &&
-			    !strcmp(cli->command, "user")) {
+			    takes_subcommand(cli->command)) {
 				cli->subcommand = a;
 				continue;
 			}
@@ -333,11 +453,13 @@ static int start_worker(const struct cfg *cfg, struct worker **wk,
 
 /*
  * serve_until_stopped() runs the HTTP server (and, for `run`, the embedded
- * cluster and the worker) until Ctrl-C or SIGTERM.
+ * cluster and the worker) until Ctrl-C or SIGTERM. The caller has checked
+ * the signing key.
  */
-static int cmd_serve(const struct cli *cli, struct cfg *cfg, bool embedded,
-		     struct buf *err)
+static int serve_until_stopped(const struct cli *cli, struct cfg *cfg,
+			       struct buf *err)
 {
+	bool embedded = cli->embedded;
 	struct cli_db db = { NULL, false };
 	struct http_server *srv = NULL;
 	struct worker *wk = NULL;
@@ -346,9 +468,6 @@ static int cmd_serve(const struct cli *cli, struct cfg *cfg, bool embedded,
 	int rc;
 
 	rc = plat_shutdown_init(err);
-	if (rc < 0)
-		goto out;
-	rc = cfg_require(cfg, CFG_NEED_SECRET, err);
 	if (rc < 0)
 		goto out;
 	rc = cli_db_open(cfg, embedded, &db, err);
@@ -395,33 +514,43 @@ out:
 	return rc;
 }
 
-/* Wipes and frees a secret setting a command has no use for. */
-static void forget_secret(char **secret)
+/* `serve`: the HTTP server on TW_DATABASE_URL's database. */
+static int cmd_serve(const struct cli *cli, struct cfg *cfg, struct buf *err)
 {
-	mem_free_secret(*secret);
-	*secret = NULL;
+	return serve_until_stopped(cli, cfg, err);
+}
+
+/* `run`: the signing key, then the server and the worker in one process. */
+static int cmd_run(const struct cli *cli, struct cfg *cfg, struct buf *err)
+{
+	bool created = false;
+	int rc;
+
+	rc = ensure_secret_key(cli, cfg, &created, err);
+	/* A key in .env or the environment may still be too weak. */
+	if (rc == 0)
+		rc = cfg_require(cfg, CFG_NEED_SECRET, err);
+	if (rc == 0)
+		rc = serve_until_stopped(cli, cfg, err);
+	return rc;
 }
 
 /*
  * cmd_worker() runs jobs until Ctrl-C or SIGTERM, then stops gracefully
- * (TW_WORKER_STOP_S). It needs the database, not the signing key: a
- * process that only runs jobs does not keep the key (nor the first
- * admin's password) at all, so nothing that reaches its memory can mint
- * tokens.
+ * (TW_WORKER_STOP_S). It needs the database, not the signing key: the
+ * command table drops the key (and the first admin's password) before it
+ * runs, so nothing that reaches the memory of a process that only runs
+ * jobs can mint tokens.
  */
-static int cmd_worker(struct cfg *cfg, struct buf *err)
+static int cmd_worker(const struct cli *cli, struct cfg *cfg, struct buf *err)
 {
 	struct cli_db db = { NULL, false };
 	struct worker *wk = NULL;
 	int rc;
 
-	forget_secret(&cfg->secret_key);
-	forget_secret(&cfg->admin_password);
 	rc = plat_shutdown_init(err);
 	if (rc == 0)
-		rc = cfg_require(cfg, CFG_NEED_DATABASE, err);
-	if (rc == 0)
-		rc = cli_db_open(cfg, false, &db, err);
+		rc = cli_db_open(cfg, cli->embedded, &db, err);
 	if (rc == 0)
 		rc = cli_check_schema(db.pool, err);
 	/* The worker opens its own pool: this one only checked the schema. */
@@ -436,12 +565,12 @@ static int cmd_worker(struct cfg *cfg, struct buf *err)
 	return 0;
 }
 
-static int cmd_migrate(struct cfg *cfg, struct buf *err)
+static int cmd_migrate(const struct cli *cli, struct cfg *cfg, struct buf *err)
 {
 	struct cli_db db;
 	int rc;
 
-	rc = cli_db_open(cfg, true, &db, err);
+	rc = cli_db_open(cfg, cli->embedded, &db, err);
 	if (rc == 0)
 		rc = cli_migrate(db.pool, cfg, err);
 	cli_db_close(cfg, &db);
@@ -461,7 +590,7 @@ static int cmd_init(const struct cli *cli, struct cfg *cfg, struct buf *err)
 	if (created)
 		printf("tablewright: wrote a fresh signing key to %s\n",
 		       cli->env_file ? cli->env_file : ".env");
-	rc = cli_db_open(cfg, true, &db, err);
+	rc = cli_db_open(cfg, cli->embedded, &db, err);
 	if (rc == 0)
 		rc = cli_migrate(db.pool, cfg, err);
 	if (rc == 0)
@@ -486,7 +615,7 @@ static int cmd_seed_demo(const struct cli *cli, struct cfg *cfg,
 			 CLI_DEMO_ROWS_MAX);
 		return CLI_EXIT_USAGE;
 	}
-	rc = cli_db_open(cfg, true, &db, err);
+	rc = cli_db_open(cfg, cli->embedded, &db, err);
 	if (rc == 0)
 		rc = cli_check_schema(db.pool, err);
 	if (rc == 0)
@@ -495,21 +624,31 @@ static int cmd_seed_demo(const struct cli *cli, struct cfg *cfg,
 	return rc;
 }
 
-static int cmd_routes(void)
+static int cmd_routes(const struct cli *cli, struct cfg *cfg, struct buf *err)
 {
 	const struct http_route *r;
 
+	(void)cli;
+	(void)cfg;
+	(void)err;
 	for (r = api_routes; r->method; r++)
 		printf("%s %s\n", r->method, r->pattern);
 	return 0;
 }
 
+/* Wipes and frees a secret setting a command has no use for. */
+static void forget_secret(char **secret)
+{
+	mem_free_secret(*secret);
+	*secret = NULL;
+}
+
 int main(int argc, char **argv)
 {
+	const struct command *cmd;
 	struct cli cli;
 	struct cfg cfg;
 	struct buf err = BUF_INIT(BUF_SMALL_CAP);
-	bool embedded;
 	bool logs_open = false;
 	int rc;
 
@@ -517,25 +656,15 @@ int main(int argc, char **argv)
 	rc = parse_args(argc, argv, &cli);
 	if (rc)
 		return rc;
-	if (!strcmp(cli.command, "help")) {
-		fputs(usage_text, stdout);
-		return 0;
-	}
-	if (!strcmp(cli.command, "version")) {
-		printf("tablewright %s\n", TW_VERSION);
-		return 0;
-	}
-	if (!strcmp(cli.command, "routes"))
-		return cmd_routes();
+	cmd = find_command(cli.command);
+	if (cmd && !(cmd->flags & CMD_SETTINGS))
+		return cmd->fn(&cli, NULL, &err);
 
+	/* An unknown command too: a broken setting is reported first. */
 	rc = load_config(&cli, &cfg, &err);
 	if (rc < 0)
 		goto fail;
-
-	if (strcmp(cli.command, "init") && strcmp(cli.command, "migrate") &&
-	    strcmp(cli.command, "serve") && strcmp(cli.command, "run") &&
-	    strcmp(cli.command, "user") && strcmp(cli.command, "seed-demo") &&
-	    strcmp(cli.command, "worker")) {
+	if (!cmd) {
 		buf_addf(&err,
 			 "unknown command \"%s\" (see tablewright --help)",
 			 cli.command);
@@ -548,31 +677,17 @@ int main(int argc, char **argv)
 	logs_open = true;
 	log_info(LOG_APP, "tablewright %s: %s (pid %ld)", TW_VERSION,
 		 cli.command, plat_getpid());
-	embedded = !strcmp(cli.command, "run") || !strcmp(cli.command, "init");
-
-	if (!strcmp(cli.command, "init")) {
-		rc = cmd_init(&cli, &cfg, &err);
-	} else if (!strcmp(cli.command, "migrate")) {
-		rc = cmd_migrate(&cfg, &err);
-	} else if (!strcmp(cli.command, "worker")) {
-		rc = cmd_worker(&cfg, &err);
-	} else if (!strcmp(cli.command, "seed-demo")) {
-		rc = cmd_seed_demo(&cli, &cfg, &err);
-		if (rc == CLI_EXIT_USAGE)
-			goto fail_usage;
-	} else if (!strcmp(cli.command, "user")) {
-		rc = cli_user(&cli, &cfg, &err);
-		if (rc == CLI_EXIT_USAGE)
-			goto fail_usage;
-	} else if (!strcmp(cli.command, "run")) {
-		bool created = false;
-
-		rc = ensure_secret_key(&cli, &cfg, &created, &err);
-		if (rc == 0)
-			rc = cmd_serve(&cli, &cfg, embedded, &err);
-	} else {
-		rc = cmd_serve(&cli, &cfg, false, &err);
+	cli.embedded = cmd->flags & CMD_EMBEDDED;
+	if (cmd->flags & CMD_DROP_SECRETS) {
+		forget_secret(&cfg.secret_key);
+		forget_secret(&cfg.admin_password);
 	}
+	if (cmd->need)
+		rc = cfg_require(&cfg, cmd->need, &err);
+	if (rc == 0)
+		rc = cmd->fn(&cli, &cfg, &err);
+	if (rc == CLI_EXIT_USAGE)
+		goto fail_usage;
 	if (rc < 0)
 		goto fail;
 	log_info(LOG_APP, "%s: done", cli.command);

@@ -26,6 +26,11 @@ struct cli {
 	const char *role;
 	bool password_stdin; /* --password-stdin, --admin-password-stdin */
 	const char *rows;    /* seed-demo --rows N */
+	/*
+	 * Set by main() from the command table: with TW_DATABASE_URL unset,
+	 * cli_db_open() may use the private cluster (see below).
+	 */
+	bool embedded;
 	/* TW_ flag values in command-line order, applied after cfg_load() */
 	const char *flag_key[CLI_MAX_FLAGS];
 	const char *flag_value[CLI_MAX_FLAGS];
@@ -103,7 +108,10 @@ extern const size_t cli_demo_tables_count;
 int cli_seed_demo(struct db_pool *pool, const struct cfg *cfg, long rows,
 		  struct buf *err);
 
-/* `tablewright user add|set-password|disable|enable|list`. */
+/*
+ * `tablewright user add|set-password|disable|enable|list`; the database of
+ * the private cluster when cli->embedded and TW_DATABASE_URL is unset.
+ */
 int cli_user(const struct cli *cli, struct cfg *cfg, struct buf *err);
 
 #endif

@@ -214,43 +214,76 @@ static int user_list(PGconn *conn, struct buf *err)
 	return 0;
 }
 
+static int user_disable(const struct cli *cli, PGconn *conn,
+			const struct cfg *cfg, struct buf *err)
+{
+	(void)cfg;
+	return user_set_disabled(cli, conn, true, err);
+}
+
+static int user_enable(const struct cli *cli, PGconn *conn,
+		       const struct cfg *cfg, struct buf *err)
+{
+	(void)cfg;
+	return user_set_disabled(cli, conn, false, err);
+}
+
+static int user_list_cmd(const struct cli *cli, PGconn *conn,
+			 const struct cfg *cfg, struct buf *err)
+{
+	(void)cli;
+	(void)cfg;
+	return user_list(conn, err);
+}
+
+/*
+ * The `user` subcommands. A new one goes here, in the usage error of
+ * cli_user() and in the `user` help line of main.c's command table.
+ */
+static const struct {
+	const char *name;
+	int (*fn)(const struct cli *cli, PGconn *conn, const struct cfg *cfg,
+		  struct buf *err);
+	bool needs_email; /* --email EMAIL names the user */
+} user_cmds[] = {
+	{ "add", user_add, true },
+	{ "set-password", user_set_password, true },
+	{ "disable", user_disable, true },
+	{ "enable", user_enable, true },
+	{ "list", user_list_cmd, false },
+};
+
 int cli_user(const struct cli *cli, struct cfg *cfg, struct buf *err)
 {
 	const char *sub = cli->subcommand ? cli->subcommand : "";
 	struct cli_db db = { NULL, false };
 	PGconn *conn = NULL;
+	size_t i;
 	int rc;
 
-	if (strcmp(sub, "add") && strcmp(sub, "set-password") &&
-	    strcmp(sub, "disable") && strcmp(sub, "enable") &&
-	    strcmp(sub, "list")) {
+	for (i = 0; i < TW_ARRAY_SIZE(user_cmds); i++) {
+		if (!strcmp(sub, user_cmds[i].name))
+			break;
+	}
+	if (i == TW_ARRAY_SIZE(user_cmds)) {
 		buf_errf(err, "user needs one of add, set-password, disable, "
 			      "enable, list (see tablewright --help)");
 		return CLI_EXIT_USAGE;
 	}
-	if (strcmp(sub, "list") && !cli->email) {
+	if (user_cmds[i].needs_email && !cli->email) {
 		buf_errf(err, "user %s needs --email EMAIL", sub);
 		return CLI_EXIT_USAGE;
 	}
 	if (sodium_init() < 0)
 		TW_BUG("libsodium failed to initialise");
-	rc = cli_db_open(cfg, true, &db, err);
+	rc = cli_db_open(cfg, cli->embedded, &db, err);
 	if (rc == 0)
 		rc = cli_check_schema(db.pool, err);
 	if (rc == 0)
 		rc = db_acquire(db.pool, 10000, &conn, err);
 	if (rc < 0)
 		goto out;
-	if (!strcmp(sub, "add"))
-		rc = user_add(cli, conn, cfg, err);
-	else if (!strcmp(sub, "set-password"))
-		rc = user_set_password(cli, conn, cfg, err);
-	else if (!strcmp(sub, "disable"))
-		rc = user_set_disabled(cli, conn, true, err);
-	else if (!strcmp(sub, "enable"))
-		rc = user_set_disabled(cli, conn, false, err);
-	else
-		rc = user_list(conn, err);
+	rc = user_cmds[i].fn(cli, conn, cfg, err);
 	if (rc == TW_ENOTFOUND && cli->email) {
 		buf_reset(err);
 		buf_errf(err, "there is no user with the email %s", cli->email);
