@@ -40,6 +40,15 @@ typedef int (*http_handler_fn)(struct http_request *req);
  * header. auth says the route needs a bearer token (checked by the auth
  * hook, when one is installed); roles is a bit mask of allowed roles, 0 for
  * every authenticated user.
+ *
+ * query is the route's allow list of query-string names (NULL-terminated,
+ * at most HTTP_QUERY_MAX_NAMES). After the auth hook and before the
+ * handler, the server refuses with 422 validation_failed a name not in it,
+ * a name given twice and a name without a value ("?desc"), as
+ * http_query_check_names() does, so a handler reads only names it knows
+ * (http_query()). NULL means the route takes no query parameters at all;
+ * http_query_ignored means the route does not look at its query string and
+ * lets any through unchecked.
  */
 struct http_route {
 	const char *method;
@@ -47,8 +56,15 @@ struct http_route {
 	http_handler_fn handler;
 	bool auth;
 	unsigned roles;
+	const char *const *query;
 	const char *summary; /* one line, also used by the OpenAPI check */
 };
+
+/* The most names a route's query allow list may hold. */
+#define HTTP_QUERY_MAX_NAMES 32
+
+/* The query allow list of a route that lets any query string through. */
+extern const char *const http_query_ignored[];
 
 struct http_server_opts {
 	const char *host; /* "127.0.0.1" */
@@ -96,7 +112,7 @@ int http_server_port(const struct http_server *srv);
  */
 void http_server_stop(struct http_server *srv);
 
-/* --- what a handler sees ------------------------------------------------ */
+/* --- what a handler sees (request.c) ----------------------------------- */
 
 struct http_request {
 	struct arena *arena;
@@ -150,8 +166,10 @@ int http_json_string(struct http_request *req, json_t *obj, const char *name,
 /*
  * http_query_check_names() replies 422 validation_failed, and returns
  * TW_EVALIDATION, when the query string holds a name not in allowed
- * (NULL-terminated, at most 32 names), a name twice, or an allowed name
- * without a value ("?desc"); 0 otherwise.
+ * (NULL-terminated, at most HTTP_QUERY_MAX_NAMES names), a name twice, or
+ * an allowed name without a value ("?desc"); 0 otherwise. The server runs
+ * it with each route's allow list (struct http_route's query) before the
+ * handler, so handlers need not.
  */
 int http_query_check_names(struct http_request *req,
 			   const char *const *allowed);

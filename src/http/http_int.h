@@ -1,8 +1,8 @@
 /*
  * http_int.h - what the files of the http module share: the private part of
- * a request, the router's matching function, the static-path rules and the
- * error map's detail policy. Nothing outside src/http/ (and its unit tests)
- * includes this header.
+ * a request, the router's matching function, the static-path rules, the
+ * request checks and the error map's detail policy. Nothing outside
+ * src/http/ (and its unit tests) includes this header.
  */
 #ifndef TW_HTTP_HTTP_INT_H
 #define TW_HTTP_HTTP_INT_H
@@ -150,10 +150,52 @@ int http__set_response(struct http_request *req, int status,
 void http__finish_response(struct http_request *req);
 
 /*
+ * http__reply_error_body() replies {"error":{"code","message"[,"details"]}}
+ * with status; details (stolen, may be NULL) is for structured extras such
+ * as the offending field. Returns what http_reply_json() returns.
+ */
+int http__reply_error_body(struct http_request *req, int status,
+			   const char *code, const char *message,
+			   json_t *details);
+
+/* --- request.c ----------------------------------------------------------- */
+
+/*
  * http__content_type_is_json() accepts "application/json", optionally
  * followed by parameters, of which charset must be utf-8 if present.
  */
 bool http__content_type_is_json(const char *value);
+
+/*
+ * A scan of a query string against an allow list, one name at a time:
+ * http__query_scan_init() starts it (an allow list of more than
+ * HTTP_QUERY_MAX_NAMES names is a bug), http__query_scan_add() takes one
+ * name and its value (NULL for "?name" without "="). Afterwards unknown is
+ * the first name not allowed, repeated the first allowed name seen twice,
+ * empty the first allowed name without a value; each NULL when none.
+ * http_query_check_names() replies from these.
+ */
+struct http_query_scan {
+	const char *const *allowed;
+	uint32_t seen; /* bit i: allowed[i] was given */
+	const char *unknown;
+	const char *repeated;
+	const char *empty;
+};
+
+void http__query_scan_init(struct http_query_scan *qs,
+			   const char *const *allowed);
+void http__query_scan_add(struct http_query_scan *qs, const char *name,
+			  const char *value);
+
+/*
+ * http__route_check_query() checks the request's query string against
+ * route->query (struct http_route says how) with
+ * http_query_check_names(): 0, or the error after replying 422. server.c
+ * calls it once per request, after the auth hook, before the handler.
+ */
+int http__route_check_query(struct http_request *req,
+			    const struct http_route *route);
 
 /* --- errmap.c ------------------------------------------------------------ */
 

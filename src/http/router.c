@@ -171,14 +171,3 @@ bool http__is_api_path(const char *path)
 {
 	return path_under(path, "/api") || path_under(path, "/healthz");
 }
-
-const char *http_param(const struct http_request *req, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < req->nparams; i++) {
-		if (strcmp(req->param_names[i], name) == 0)
-			return req->param_values[i];
-	}
-	return NULL;
-}

@@ -481,7 +481,8 @@ static bool path_acceptable(const char *path)
 }
 
 /*
- * Runs the auth hook and, when it lets the request through, the route's
+ * Runs the auth hook and, when it lets the request through, checks the
+ * query string against the route's allow list, then runs the route's
  * handler. Every path ends with a reply set (or logged as a bug).
  */
 static void run_route(struct http_request *req, const struct http_match *m)
@@ -507,6 +508,9 @@ static void run_route(struct http_request *req, const struct http_match *m)
 		if (rc < 0)
 			goto out;
 	}
+	rc = http__route_check_query(req, route);
+	if (rc < 0)
+		goto out;
 	rc = route->handler(req);
 	if (!req->priv->status)
 		log_warn(LOG_APP,
@@ -1138,16 +1142,4 @@ bool http__server_stopping(const struct http_server *srv)
 void http__sse_suspended_add(struct http_server *srv, int delta)
 {
 	atomic_fetch_add(&srv->sse_suspended, delta);
-}
-
-const char *http_query(const struct http_request *req, const char *name)
-{
-	return MHD_lookup_connection_value(req->priv->conn,
-					   MHD_GET_ARGUMENT_KIND, name);
-}
-
-const char *http_header(const struct http_request *req, const char *name)
-{
-	return MHD_lookup_connection_value(req->priv->conn, MHD_HEADER_KIND,
-					   name);
 }

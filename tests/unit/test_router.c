@@ -44,19 +44,22 @@ static int h_head(struct http_request *req)
 	return 0;
 }
 
+static const char *const list_query[] = { "limit", "cursor", NULL };
+
 static const struct http_route routes[] = {
-	{ "GET", "/healthz", h_list, false, 0, "" },
-	{ "GET", "/api/v1/scripts", h_list, true, 0, "" },
-	{ "POST", "/api/v1/scripts", h_create, true, 0, "" },
-	{ "GET", "/api/v1/scripts/{id}", h_get, true, 0, "" },
-	{ "DELETE", "/api/v1/scripts/{id}", h_get, true, 0, "" },
-	{ "POST", "/api/v1/scripts/validate", h_validate, true, 0, "" },
-	{ "GET", "/api/v1/tables/{schema}/{name}/rows", h_rows, true, 0, "" },
-	{ "GET", "/api/v1/{a}/{b}", h_rows, true, 0, "" },
-	{ "GET", "/api/v1/x/y", h_get, true, 0, "" },
-	{ "HEAD", "/api/v1/head", h_head, false, 0, "" },
-	{ "GET", "/api/v1/head", h_get, false, 0, "" },
-	{ NULL, NULL, NULL, false, 0, NULL },
+	{ "GET", "/healthz", h_list, false, 0, http_query_ignored, "" },
+	{ "GET", "/api/v1/scripts", h_list, true, 0, list_query, "" },
+	{ "POST", "/api/v1/scripts", h_create, true, 0, NULL, "" },
+	{ "GET", "/api/v1/scripts/{id}", h_get, true, 0, NULL, "" },
+	{ "DELETE", "/api/v1/scripts/{id}", h_get, true, 0, NULL, "" },
+	{ "POST", "/api/v1/scripts/validate", h_validate, true, 0, NULL, "" },
+	{ "GET", "/api/v1/tables/{schema}/{name}/rows", h_rows, true, 0, NULL,
+	  "" },
+	{ "GET", "/api/v1/{a}/{b}", h_rows, true, 0, NULL, "" },
+	{ "GET", "/api/v1/x/y", h_get, true, 0, NULL, "" },
+	{ "HEAD", "/api/v1/head", h_head, false, 0, NULL, "" },
+	{ "GET", "/api/v1/head", h_get, false, 0, NULL, "" },
+	{ NULL, NULL, NULL, false, 0, NULL, NULL },
 };
 
 static int setup(void **state)
@@ -351,6 +354,96 @@ static void test_json_content_type(void **state)
 	}
 }
 
+/* The allow list travels with the matched route, HEAD-via-GET too. */
+static void test_route_carries_its_query_list(void **state)
+{
+	struct http_match m;
+
+	assert_int_equal(match(state, "GET", "/api/v1/scripts", &m),
+			 HTTP_MATCH_FOUND);
+	assert_ptr_equal(m.route->query, list_query);
+	assert_int_equal(match(state, "HEAD", "/api/v1/scripts", &m),
+			 HTTP_MATCH_FOUND);
+	assert_ptr_equal(m.route->query, list_query);
+	assert_int_equal(match(state, "POST", "/api/v1/scripts", &m),
+			 HTTP_MATCH_FOUND);
+	assert_null(m.route->query);
+	assert_int_equal(match(state, "GET", "/healthz", &m), HTTP_MATCH_FOUND);
+	assert_ptr_equal(m.route->query, http_query_ignored);
+}
+
+static void test_query_scan_accepts_allowed_names(void **state)
+{
+	struct http_query_scan qs;
+
+	(void)state;
+	http__query_scan_init(&qs, list_query);
+	http__query_scan_add(&qs, "cursor", "17");
+	http__query_scan_add(&qs, "limit", "");
+	assert_null(qs.unknown);
+	assert_null(qs.repeated);
+	assert_null(qs.empty);
+}
+
+static void test_query_scan_finds_the_first_of_each_fault(void **state)
+{
+	struct http_query_scan qs;
+
+	(void)state;
+	http__query_scan_init(&qs, list_query);
+	http__query_scan_add(&qs, "limit", "1");
+	http__query_scan_add(&qs, "Limit", "1");
+	http__query_scan_add(&qs, "sort", "id");
+	http__query_scan_add(&qs, "cursor", NULL);
+	http__query_scan_add(&qs, "limit", "2");
+	http__query_scan_add(&qs, "cursor", "3");
+	http__query_scan_add(&qs, "limit", NULL);
+	/* Names are case-sensitive, as in every URL. */
+	assert_string_equal(qs.unknown, "Limit");
+	assert_string_equal(qs.repeated, "limit");
+	assert_string_equal(qs.empty, "cursor");
+}
+
+/* An empty list, what a route with query NULL gets, allows no name. */
+static void test_query_scan_empty_list_allows_nothing(void **state)
+{
+	static const char *const none[] = { NULL };
+	struct http_query_scan qs;
+
+	(void)state;
+	http__query_scan_init(&qs, none);
+	assert_null(qs.unknown);
+	http__query_scan_add(&qs, "limit", "1");
+	assert_string_equal(qs.unknown, "limit");
+	http__query_scan_add(&qs, "x", NULL);
+	assert_string_equal(qs.unknown, "limit");
+	assert_null(qs.repeated);
+	assert_null(qs.empty);
+}
+
+/* Every one of the most names a list may hold has its own bit. */
+static void test_query_scan_longest_list(void **state)
+{
+	static const char *names[HTTP_QUERY_MAX_NAMES + 1];
+	static char text[HTTP_QUERY_MAX_NAMES][8];
+	struct http_query_scan qs;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < HTTP_QUERY_MAX_NAMES; i++) {
+		snprintf(text[i], sizeof(text[i]), "n%zu", i);
+		names[i] = text[i];
+	}
+	names[HTTP_QUERY_MAX_NAMES] = NULL;
+	http__query_scan_init(&qs, names);
+	for (i = 0; i < HTTP_QUERY_MAX_NAMES; i++)
+		http__query_scan_add(&qs, names[i], "v");
+	assert_null(qs.unknown);
+	assert_null(qs.repeated);
+	http__query_scan_add(&qs, names[HTTP_QUERY_MAX_NAMES - 1], "v");
+	assert_string_equal(qs.repeated, names[HTTP_QUERY_MAX_NAMES - 1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +462,12 @@ int main(void)
 		cmocka_unit_test(test_static_paths),
 		cmocka_unit_test(test_content_types),
 		cmocka_unit_test(test_json_content_type),
+		cmocka_unit_test_setup_teardown(
+			test_route_carries_its_query_list, setup, teardown),
+		cmocka_unit_test(test_query_scan_accepts_allowed_names),
+		cmocka_unit_test(test_query_scan_finds_the_first_of_each_fault),
+		cmocka_unit_test(test_query_scan_empty_list_allows_nothing),
+		cmocka_unit_test(test_query_scan_longest_list),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
