@@ -57,8 +57,6 @@ int plat_read_secret(const char *prompt, struct buf *out, struct buf *err)
 		buf_errf(err, "the input line is longer than %zu bytes",
 			 out->cap);
 out:
-	if (utf8.len)
-		SecureZeroMemory(utf8.ptr, utf8.len);
-	buf_release(&utf8);
+	buf_release_secret(&utf8);
 	return rc;
 }
