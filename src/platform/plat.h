@@ -64,6 +64,22 @@ int plat_make_private(const char *path, struct buf *err);
 /* Reads a whole file (at most out->cap bytes; TW_ETOOBIG beyond). */
 int plat_read_file(const char *path, struct buf *out, struct buf *err);
 
+/*
+ * plat_open_read() opens path for reading when it names a regular file
+ * (symbolic links are followed) and sets *fd to a descriptor in binary
+ * mode that child processes do not inherit, and *size to the file's
+ * length. On Windows *fd is a C runtime descriptor on a handle that
+ * CreateFileW opened from the UTF-16 form of path (the C runtime's open()
+ * would read a UTF-8 path in the ANSI code page). Close *fd with close(),
+ * or hand it to a library that takes a descriptor (libmicrohttpd's
+ * MHD_create_response_from_fd()). Never blocks on a FIFO or device.
+ * Returns 0; TW_ENOTFOUND when path is missing or is not a regular file
+ * (a directory, a device, a FIFO); TW_EINVAL for a path that is not valid
+ * UTF-8 (Windows); TW_EIO for any other failure (permission denied). The
+ * reason goes to err, which may be NULL.
+ */
+int plat_open_read(const char *path, int *fd, uint64_t *size, struct buf *err);
+
 /* Renames, replacing an existing target (MoveFileExW on Windows). */
 int plat_rename(const char *from, const char *to, struct buf *err);
 
@@ -118,6 +134,32 @@ struct plat_run_opts {
  * TW_ETIMEOUT when it was killed for timing out.
  */
 int plat_run(const struct plat_run_opts *opts, int *status, struct buf *err);
+
+/*
+ * plat_split_command() turns a command written as one line (a setting such
+ * as TW_SANDBOX_COMMAND) into an argument vector, by the same rule on
+ * every system:
+ *
+ *  - words are separated by one or more spaces;
+ *  - a double quote starts a quoted part that runs to the next double
+ *    quote, inside which spaces are literal; the quotes themselves are
+ *    dropped, and a quoted part joins the unquoted text around it
+ *    ("a"b is one word, ab; "" is an empty word);
+ *  - every other character, the backslash included, is literal, so
+ *    "C:\Program Files\Python312\python.exe" -I needs no doubled
+ *    backslashes. A word cannot contain a double quote.
+ *
+ * *argv gets a NULL-terminated array of words (each and the array
+ * allocated; free it with plat_argv_free()), and *argc their number (0
+ * for a line of spaces only). An unclosed double quote is TW_EINVAL, with
+ * the reason in err (which may be NULL) and *argv NULL. Its counterpart in
+ * the other direction, for CreateProcessW, is plat__build_cmdline().
+ */
+int plat_split_command(const char *line, char ***argv, int *argc,
+		       struct buf *err);
+
+/* Frees what plat_split_command() returned; NULL is fine. */
+void plat_argv_free(char **argv);
 
 /* Finds an executable by name in PATH (and the given extra directories). */
 int plat_find_program(const char *name, const char *const *extra_dirs,

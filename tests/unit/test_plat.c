@@ -284,6 +284,72 @@ static void test_rename_replaces(void **state)
 	buf_release(&err);
 }
 
+/*
+ * plat_open_read(): a regular file (UTF-8 name, through a symbolic link
+ * too) opens in blocking mode, close-on-exec, with its size; anything else
+ * is TW_ENOTFOUND or TW_EIO with a reason, and a FIFO is refused without
+ * waiting for a writer (the alarm turns a hang into a failure).
+ */
+static void test_open_read(void **state)
+{
+	char p[PATH_MAX], q[PATH_MAX + 16];
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	uint64_t size = 0;
+	char got[16];
+	int fd = -1;
+
+	tpath(state,
+	      "donn\xc3\xa9"
+	      "es-\xe4\xb8\xad.js",
+	      p);
+	write_plain(p, "let x = 1;\n", 0644);
+	assert_int_equal(plat_open_read(p, &fd, &size, &err), 0);
+	assert_int_equal(size, 11);
+	assert_int_equal(read(fd, got, sizeof(got)), 11);
+	assert_memory_equal(got, "let x = 1;\n", 11);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	assert_false(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	close(fd);
+
+	tpath(state, "link.js", q);
+	assert_int_equal(symlink(p, q), 0);
+	fd = -1;
+	assert_int_equal(plat_open_read(q, &fd, &size, &err), 0);
+	assert_int_equal(size, 11);
+	close(fd);
+
+	tpath(state, "missing.js", q);
+	assert_int_equal(plat_open_read(q, &fd, &size, &err), TW_ENOTFOUND);
+	assert_non_null(strstr(err.ptr, "could not open file"));
+	buf_reset(&err);
+	snprintf(q, sizeof(q), "%s/below", p);
+	assert_int_equal(plat_open_read(q, &fd, &size, &err), TW_ENOTFOUND);
+
+	buf_reset(&err);
+	tpath(state, "dir", q);
+	assert_int_equal(mkdir(q, 0755), 0);
+	assert_int_equal(plat_open_read(q, &fd, &size, &err), TW_ENOTFOUND);
+	assert_non_null(strstr(err.ptr, "is not a regular file"));
+
+	buf_reset(&err);
+	tpath(state, "fifo", q);
+	assert_int_equal(mkfifo(q, 0644), 0);
+	alarm(10);
+	assert_int_equal(plat_open_read(q, &fd, &size, &err), TW_ENOTFOUND);
+	alarm(0);
+	assert_non_null(strstr(err.ptr, "is not a regular file"));
+	assert_int_equal(plat_open_read("/dev/null", &fd, &size, NULL),
+			 TW_ENOTFOUND);
+
+	if (geteuid() != 0) {
+		buf_reset(&err);
+		assert_int_equal(chmod(p, 0), 0);
+		assert_int_equal(plat_open_read(p, &fd, &size, &err), TW_EIO);
+		assert_non_null(strstr(err.ptr, "Permission denied"));
+	}
+	buf_release(&err);
+}
+
 static void test_misc_facts(void **state)
 {
 	struct buf dir = BUF_INIT(PATH_MAX);
@@ -570,6 +636,82 @@ static void test_find_program(void **state)
 
 /* --- network ------------------------------------------------------------ */
 
+/* One TW_SANDBOX_COMMAND-style line and the words it must give. */
+struct split_case {
+	const char *line;
+	const char *words[6]; /* NULL-terminated */
+};
+
+static const struct split_case split_cases[] = {
+	/* What a plain line gave before quoting existed. */
+	{ "/usr/bin/python3 /srv/tw/runner.py",
+	  { "/usr/bin/python3", "/srv/tw/runner.py", NULL } },
+	{ "  a   b  ", { "a", "b", NULL } },
+	{ "a\tb c", { "a\tb", "c", NULL } },
+	{ "C:\\Python312\\python.exe -I",
+	  { "C:\\Python312\\python.exe", "-I", NULL } },
+	/* Quotes group; backslashes are literal, also before a quote. */
+	{ "\"C:\\Program Files\\Python312\\python.exe\" -I -m runner",
+	  { "C:\\Program Files\\Python312\\python.exe", "-I", "-m", "runner",
+	    NULL } },
+	{ "\"C:\\dir\\\" x", { "C:\\dir\\", "x", NULL } },
+	{ "\\\\server\\share\\r.exe", { "\\\\server\\share\\r.exe", NULL } },
+	{ "a\"b c\"d e", { "ab cd", "e", NULL } },
+	{ "--dir=\"x y\"", { "--dir=x y", NULL } },
+	{ "a \"\" b", { "a", "", "b", NULL } },
+	{ "\"\"\"\"", { "", NULL } },
+	{ "\"  \"", { "  ", NULL } },
+	{ "h\xc3\xa9llo \"w\xc3\xb6 rld\"",
+	  { "h\xc3\xa9llo", "w\xc3\xb6 rld", NULL } },
+	{ "   ", { NULL } },
+	{ "", { NULL } },
+};
+
+static void test_split_command(void **state)
+{
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	char **argv = NULL;
+	size_t i;
+	int argc = -1;
+	int k;
+
+	(void)state;
+	for (i = 0; i < TW_ARRAY_SIZE(split_cases); i++) {
+		const struct split_case *c = &split_cases[i];
+
+		assert_int_equal(
+			plat_split_command(c->line, &argv, &argc, &err), 0);
+		assert_non_null(argv);
+		for (k = 0; c->words[k]; k++) {
+			assert_non_null(argv[k]);
+			assert_string_equal(argv[k], c->words[k]);
+		}
+		assert_null(argv[k]);
+		assert_int_equal(argc, k);
+		plat_argv_free(argv);
+	}
+	assert_int_equal(err.len, 0);
+
+	/* An unclosed quote is refused, wherever it is. */
+	assert_int_equal(plat_split_command("\"C:\\Program Files\\python.exe "
+					    "-I",
+					    &argv, &argc, &err),
+			 TW_EINVAL);
+	assert_null(argv);
+	assert_int_equal(argc, 0);
+	assert_string_equal(err.ptr, "a double quote is not closed (at byte 1 "
+				     "of the command)");
+	buf_reset(&err);
+	assert_int_equal(plat_split_command("a \"b\" c\"", &argv, &argc, &err),
+			 TW_EINVAL);
+	assert_null(argv);
+	assert_non_null(strstr(err.ptr, "at byte 8 "));
+	assert_int_equal(plat_split_command("\"", &argv, &argc, NULL),
+			 TW_EINVAL);
+	plat_argv_free(NULL);
+	buf_release(&err);
+}
+
 static void test_free_tcp_port(void **state)
 {
 	struct sockaddr_in sa;
@@ -794,6 +936,8 @@ int main(void)
 						setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_rename_replaces,
 						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_open_read, setup_tmpdir,
+						teardown_tmpdir),
 		cmocka_unit_test(test_misc_facts),
 		cmocka_unit_test(test_run_output_and_status),
 		cmocka_unit_test_setup_teardown(test_run_missing_program,
@@ -807,6 +951,7 @@ int main(void)
 						setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_find_program, setup_tmpdir,
 						teardown_tmpdir),
+		cmocka_unit_test(test_split_command),
 		cmocka_unit_test(test_free_tcp_port),
 		cmocka_unit_test(test_socket_wait),
 		cmocka_unit_test(test_host_and_cpus),

@@ -326,6 +326,54 @@ fail:
 	return rc;
 }
 
+/*
+ * plat_open_read() opens with O_NONBLOCK so that a FIFO (which would block
+ * open() until a writer came) is seen and refused by fstat() instead; the
+ * flag is cleared again for the regular file it accepts, whose reads it
+ * would not change anyway.
+ */
+int plat_open_read(const char *path, int *fd, uint64_t *size, struct buf *err)
+{
+	struct stat st;
+	int f, flags;
+	int rc = 0;
+
+	f = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (f < 0) {
+		int e = errno;
+
+		buf_errf(err, "could not open file \"%s\" for reading: %s",
+			 path, plat_strerror(e));
+		rc = e == ENOENT || e == ENOTDIR ? TW_ENOTFOUND : TW_EIO;
+		goto fail;
+	}
+	if (fstat(f, &st) != 0) {
+		buf_errf(err, "could not stat file \"%s\": %s", path,
+			 plat_strerror(errno));
+		rc = TW_EIO;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size < 0) {
+		buf_errf(err, "\"%s\" is not a regular file", path);
+		rc = TW_ENOTFOUND;
+		goto fail;
+	}
+	flags = fcntl(f, F_GETFL);
+	if (flags < 0 || fcntl(f, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+		buf_errf(err, "could not set up file \"%s\": %s", path,
+			 plat_strerror(errno));
+		rc = TW_EIO;
+		goto fail;
+	}
+	*fd = f;
+	*size = (uint64_t)st.st_size;
+	f = -1;
+fail:
+	if (f >= 0)
+		close(f);
+	return rc;
+}
+
 int plat_rename(const char *from, const char *to, struct buf *err)
 {
 	int rc = 0;

@@ -644,6 +644,73 @@ fail:
 	return rc;
 }
 
+/*
+ * plat_open_read() opens with CreateFileW, whose handle is not inheritable
+ * (no SECURITY_ATTRIBUTES) and is shared for reading, writing and deletion
+ * so that the file can be replaced while it is being sent (the C
+ * runtime's _open() does not share deletion). CreateFileW refuses a
+ * directory with "access denied" unless asked for backup semantics, so
+ * that case is told apart by the attributes. A device ("NUL", "COM1")
+ * opens and is then refused: only FILE_TYPE_DISK without the directory
+ * attribute is a regular file. The handle becomes a C runtime descriptor
+ * through _open_osfhandle(), so close() closes it.
+ */
+int plat_open_read(const char *path, int *fd, uint64_t *size, struct buf *err)
+{
+	BY_HANDLE_FILE_INFORMATION info;
+	HANDLE h = INVALID_HANDLE_VALUE;
+	wchar_t *w;
+	int rc = 0;
+	int f;
+
+	w = wide_path(path, "open file", err);
+	if (!w) {
+		rc = TW_EINVAL;
+		goto fail;
+	}
+	h = CreateFileW(w, GENERIC_READ,
+			FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+			NULL, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+	if (h == INVALID_HANDLE_VALUE) {
+		DWORD e = GetLastError();
+		DWORD a = GetFileAttributesW(w);
+
+		if (e == ERROR_ACCESS_DENIED && a != INVALID_FILE_ATTRIBUTES &&
+		    (a & FILE_ATTRIBUTE_DIRECTORY)) {
+			buf_errf(err, "\"%s\" is not a regular file", path);
+			rc = TW_ENOTFOUND;
+		} else {
+			buf_errf(err,
+				 "could not open file \"%s\" for reading: %s",
+				 path, plat__win_strerror(e));
+			rc = is_not_found(e) ? TW_ENOTFOUND : TW_EIO;
+		}
+		goto fail;
+	}
+	if (GetFileType(h) != FILE_TYPE_DISK ||
+	    !GetFileInformationByHandle(h, &info) ||
+	    (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)) {
+		buf_errf(err, "\"%s\" is not a regular file", path);
+		rc = TW_ENOTFOUND;
+		goto fail;
+	}
+	f = _open_osfhandle((intptr_t)h, _O_RDONLY | _O_BINARY);
+	if (f < 0) {
+		buf_errf(err, "could not open file \"%s\" for reading: %s",
+			 path, plat_strerror(errno));
+		rc = TW_EIO;
+		goto fail;
+	}
+	h = INVALID_HANDLE_VALUE; /* f owns it now */
+	*fd = f;
+	*size = ((uint64_t)info.nFileSizeHigh << 32) | info.nFileSizeLow;
+fail:
+	if (h != INVALID_HANDLE_VALUE)
+		CloseHandle(h);
+	free(w);
+	return rc;
+}
+
 int plat_rename(const char *from, const char *to, struct buf *err)
 {
 	wchar_t *wfrom = NULL;
