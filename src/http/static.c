@@ -1,7 +1,5 @@
 #include "core/compat.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h> /* close(); mingw-w64 ships it too */
 
 #include <microhttpd.h>
@@ -12,28 +10,20 @@
 #include "http/http.h"
 #include "http/http_int.h"
 #include "log/log.h"
+#include "platform/plat.h"
 
 /*
  * Static files: the web UI's build folder, served for GET and HEAD on every
  * path outside the API. The rules are in docs/internals/http.md; in short,
  * a path is checked segment by segment (http__static_path_safe) before it
  * is joined to the folder, so no "..", hidden file, drive letter or device
- * name reaches open(), and the opened handle must be a regular file.
+ * name reaches plat_open_read() (which opens a UTF-8 path through the
+ * wide-character API on Windows), and the opened file must be a regular
+ * one.
  *
  * Symbolic links inside the folder are followed: the folder is the
  * program's own build output, and a link there needs write access to it.
  */
-
-/* git-compat-util.h's idiom: flags only some platforms have. */
-#ifndef O_BINARY
-#define O_BINARY 0 /* Windows: no newline translation */
-#endif
-#ifndef O_CLOEXEC
-#define O_CLOEXEC 0 /* POSIX: not inherited by sandbox children */
-#endif
-#ifndef O_NOINHERIT
-#define O_NOINHERIT 0 /* Windows: the same */
-#endif
 
 #define STATIC_PATH_MAX 1024
 
@@ -150,37 +140,22 @@ bool http__static_path_safe(const char *path)
 }
 
 /*
- * Opens dir + path (path safe, starting with '/') as a regular file. Returns
- * 0 with *fd and *size set, or TW_ENOTFOUND (missing, not a regular file,
+ * Opens dir + path (path safe, starting with '/') as a regular file, in
+ * binary mode and not inherited by sandbox children. Returns 0 with *fd
+ * and *size set, or TW_ENOTFOUND (missing, not a regular file,
  * unreadable).
  */
 static int open_regular(const char *dir, const char *path, int *fd,
 			uint64_t *size)
 {
 	struct buf full = BUF_INIT(STATIC_PATH_MAX * 4);
-	struct stat st;
-	int f = -1;
 	int rc;
 
 	rc = buf_addf(&full, "%s%s", dir, path);
+	if (rc == 0)
+		rc = plat_open_read(full.ptr, fd, size, NULL);
 	if (rc < 0)
-		goto fail;
-	f = open(full.ptr, O_RDONLY | O_BINARY | O_CLOEXEC | O_NOINHERIT);
-	if (f < 0) {
 		rc = TW_ENOTFOUND;
-		goto fail;
-	}
-	if (fstat(f, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0) {
-		rc = TW_ENOTFOUND;
-		goto fail;
-	}
-	*fd = f;
-	*size = (uint64_t)st.st_size;
-	f = -1;
-	rc = 0;
-fail:
-	if (f >= 0)
-		close(f);
 	buf_release(&full);
 	return rc;
 }

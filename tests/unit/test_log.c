@@ -286,6 +286,30 @@ static void test_rotation(void **state)
 	buf_release(&b);
 }
 
+/*
+ * A log directory whose name is UTF-8 beyond ASCII ("logs-é中"): created,
+ * written and rotated under exactly that name. The Wine smoke test
+ * (tests/win/smoke_plat.c) does the same on Windows, where it is the case
+ * that needs the wide-character API.
+ */
+static void test_non_ascii_directory(void **state)
+{
+	struct buf b = BUF_INIT(1024 * 1024);
+	int n;
+
+	(void)state;
+	open_logs("/logs-\xc3\xa9\xe4\xb8\xad", LOG_INFO, 4096, 2);
+	for (n = 0; n < 100; n++)
+		log_info(LOG_APP, "caf\xc3\xa9 line %03d", n);
+	log_close();
+	assert_true(log_exists("logs-\xc3\xa9\xe4\xb8\xad/worker.log"));
+	assert_true(read_log("logs-\xc3\xa9\xe4\xb8\xad/app.log.1", &b));
+	assert_true(read_log("logs-\xc3\xa9\xe4\xb8\xad/app.log", &b));
+	assert_non_null(strstr(b.ptr, "INFO  [app] caf\xc3\xa9 line 099\n"));
+	check_lines(b.ptr, "INFO", "app");
+	buf_release(&b);
+}
+
 #define NTHREADS 4
 #define PER_THREAD 4000
 
@@ -509,6 +533,8 @@ int main(void)
 			test_level_filter_skips_arguments, make_dir,
 			remove_dir),
 		cmocka_unit_test(test_parse_level),
+		cmocka_unit_test_setup_teardown(test_non_ascii_directory,
+						make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_rotation, make_dir,
 						remove_dir),
 		cmocka_unit_test_setup_teardown(test_concurrent_whole_lines,
