@@ -62,6 +62,8 @@ static int set_long(struct cfg *, const struct cfg_key *, const char *,
 		    struct buf *);
 static int set_path(struct cfg *, const struct cfg_key *, const char *,
 		    struct buf *);
+static int set_command(struct cfg *, const struct cfg_key *, const char *,
+		       struct buf *);
 static int set_email(struct cfg *, const struct cfg_key *, const char *,
 		     struct buf *);
 static int set_password(struct cfg *, const struct cfg_key *, const char *,
@@ -106,7 +108,7 @@ static const struct cfg_key cfg_keys[] = {
 	  false },
 	{ "TW_JOB_LOG_MAX_BYTES", set_long, F(job_log_max_bytes), 4096,
 	  CFG_LONG_CAP(64LL << 20), "1048576", false },
-	{ "TW_SANDBOX_COMMAND", set_path, F(sandbox_command), 0, 0, NULL,
+	{ "TW_SANDBOX_COMMAND", set_command, F(sandbox_command), 0, 0, NULL,
 	  false },
 	{ "TW_SANDBOX_USER", set_path, F(sandbox_user), 0, 0, "nobody", false },
 	{ "TW_WORKER_CONCURRENCY", set_long, F(worker_concurrency), 0, 256, "0",
@@ -472,6 +474,27 @@ static int set_path(struct cfg *cfg, const struct cfg_key *key,
 {
 	if (!*value)
 		return expected(why, key, value, "a non-empty path");
+	store_str(cfg, key, value);
+	return 0;
+}
+
+/*
+ * A command line (TW_SANDBOX_COMMAND) split by plat_split_command()'s rule,
+ * which the worker applies again when it starts: a quote left open is
+ * refused here, when the settings are read, not when the first job runs.
+ */
+static int set_command(struct cfg *cfg, const struct cfg_key *key,
+		       const char *value, struct buf *why)
+{
+	char **argv = NULL;
+	int argc = 0;
+
+	if (!*value)
+		return expected(why, key, value, "a non-empty command");
+	if (plat_split_command(value, &argv, &argc, NULL) < 0)
+		return expected(why, key, value,
+				"a command whose double quotes are closed");
+	plat_argv_free(argv);
 	store_str(cfg, key, value);
 	return 0;
 }

@@ -65,7 +65,8 @@ struct cfg {
 	/* TW_JOB_LOG_MAX_BYTES (1 MiB): the cap on a job's stored log */
 	long job_log_max_bytes;
 	/* TW_SANDBOX_COMMAND: the child a job runs, words separated by
-	 * spaces; NULL: the Python sandbox runner */
+	 * spaces, double quotes grouping (plat_split_command); NULL: the
+	 * Python sandbox runner */
 	char *sandbox_command;
 	/* TW_SANDBOX_USER (nobody): the user a worker running as root starts
 	 * its sandbox children as (POSIX) */

@@ -59,47 +59,6 @@ static int64_t recover_ms(const struct cfg *cfg)
 	return ms < 1000 ? 1000 : ms;
 }
 
-/* Splits TW_SANDBOX_COMMAND on spaces into a NULL-terminated argv. */
-static char **split_command(const char *cmd)
-{
-	size_t n = 0, cap = 8;
-	char **argv = xcalloc(cap, sizeof(*argv));
-	const char *p = cmd;
-
-	while (*p) {
-		const char *start;
-
-		while (*p == ' ')
-			p++;
-		if (!*p)
-			break;
-		start = p;
-		while (*p && *p != ' ')
-			p++;
-		if (n + 2 > cap) {
-			cap *= 2;
-			argv = xrealloc(argv, cap * sizeof(*argv));
-		}
-		argv[n] = xmalloc((size_t)(p - start) + 1);
-		memcpy(argv[n], start, (size_t)(p - start));
-		argv[n][p - start] = '\0';
-		n++;
-	}
-	argv[n] = NULL;
-	if (n == 0) {
-		free(argv);
-		argv = NULL;
-	}
-	return argv;
-}
-
-static void free_argv(char **argv)
-{
-	for (char **p = argv; p && *p; p++)
-		free(*p);
-	free(argv);
-}
-
 /* --- slots ---------------------------------------------------------------- */
 
 static struct worker_slot *slot_of_job(struct worker *w, int64_t id)
@@ -440,7 +399,7 @@ int worker_start(const struct cfg *cfg, int concurrency, struct worker **out,
 	struct worker *w;
 	unsigned char rnd[4];
 	bool drops = false;
-	int rc, e;
+	int rc, e, argc = 0;
 
 	/*
 	 * Before any child exists: no process of our user (a sandbox child
@@ -469,8 +428,22 @@ int worker_start(const struct cfg *cfg, int concurrency, struct worker **out,
 	snprintf(w->id, sizeof(w->id), "%.100s:%ld:%02x%02x%02x%02x",
 		 w->hostname.ptr, plat_getpid(), rnd[0], rnd[1], rnd[2],
 		 rnd[3]);
-	if (cfg->sandbox_command)
-		w->argv = split_command(cfg->sandbox_command);
+	/*
+	 * The configuration refused an unclosed quote already; a command of
+	 * spaces only counts as unset.
+	 */
+	if (cfg->sandbox_command) {
+		rc = plat_split_command(cfg->sandbox_command, &w->argv, &argc,
+					err);
+		if (rc < 0) {
+			buf_errf(err, " in TW_SANDBOX_COMMAND");
+			goto fail;
+		}
+		if (argc == 0) {
+			plat_argv_free(w->argv);
+			w->argv = NULL;
+		}
+	}
 	w->slots = xcalloc((size_t)w->concurrency, sizeof(*w->slots));
 	atomic_init(&w->stopping, false);
 	atomic_init(&w->kill_all, false);
@@ -514,7 +487,7 @@ int worker_start(const struct cfg *cfg, int concurrency, struct worker **out,
 	return 0;
 fail:
 	db_pool_free(w->pool);
-	free_argv(w->argv);
+	plat_argv_free(w->argv);
 	free(w->slots);
 	buf_release(&w->hostname);
 	free(w);
@@ -556,7 +529,7 @@ void worker_stop(struct worker *w)
 	pthread_join(w->dispatcher, NULL);
 	log_info(LOG_WORKER, "worker %s stopped", w->id);
 	db_pool_free(w->pool);
-	free_argv(w->argv);
+	plat_argv_free(w->argv);
 	free(w->slots);
 	buf_release(&w->hostname);
 	free(w);
