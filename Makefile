@@ -6,7 +6,7 @@ NINJA      := $(shell command -v ninja 2>/dev/null)
 GENERATOR  := $(if $(NINJA),-G Ninja,)
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build build-test build-fuzz run test test-quick clean format windows-check
+.PHONY: all deps build build-test build-tsan build-fuzz run test test-quick clean format windows-check
 
 all: build
 
@@ -24,6 +24,13 @@ build-test: deps
 		-DTW_WERROR=ON -DTW_SANITIZE=ON >/dev/null
 	@cmake --build build-test -j $(JOBS)
 
+# The threaded suites' build: ThreadSanitizer (it cannot share a build with
+# ASan). Only what scripts/test.sh runs under it is built.
+build-tsan: deps
+	@cmake -S . -B build-tsan $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug \
+		-DTW_WERROR=ON -DTW_TSAN=ON >/dev/null
+	@cmake --build build-tsan -j $(JOBS) --target tablewright test_db
+
 # libFuzzer targets, built with clang.
 build-fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug \
@@ -33,7 +40,7 @@ build-fuzz: deps
 run: build
 	@$(BUILD)/tablewright run
 
-test: build build-test build-fuzz
+test: build build-test build-tsan build-fuzz
 	@scripts/test.sh
 
 # Unit and integration tests only, without the fuzz runs.
@@ -49,4 +56,4 @@ format:
 	@git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' | xargs clang-format -i
 
 clean:
-	rm -rf build build-test build-fuzz
+	rm -rf build build-test build-tsan build-fuzz

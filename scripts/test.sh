@@ -3,11 +3,14 @@
 # PostgreSQL cluster on a free port and stops it afterwards, pass or fail.
 #   1. style: clang-format --dry-run --Werror, scripts/checksrc.sh, ruff
 #   2. unit: ctest (cmocka) on the ASan+UBSan build
-#   3. integration: pytest against the real binary (ASan+UBSan build)
-#   4. Windows: the win/ platform code cross-compiled, smoke-tested in Wine
-#   5. fuzz: each libFuzzer target for a bounded number of runs
+#   3. integration: pytest against the real binary (ASan+UBSan build, leak
+#      detection on)
+#   4. threads: the threaded suites again on the ThreadSanitizer build
+#   5. Windows: the win/ platform code cross-compiled, smoke-tested in Wine
+#   6. fuzz: each libFuzzer target for a bounded number of runs
 # Every suite runs even when an earlier one fails; the exit status is
-# non-zero when any failed. Set TW_TEST_QUICK=1 to skip the fuzz runs.
+# non-zero when any failed. Set TW_TEST_QUICK=1 to skip the ThreadSanitizer
+# and fuzz runs (make test-quick builds neither).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -15,6 +18,19 @@ py=$root/.venv/bin/python
 failed=()
 
 section() { printf '\n==> %s\n' "$*"; }
+
+# sanitizer_reports DIR PATTERN: the processes a test stops with SIGKILL, or
+# whose exit status it does not check, can still have printed a sanitizer
+# report to the *.stderr files the fixtures keep under pytest's basetemp.
+# Prints the first report and fails when there is one.
+sanitizer_reports() {
+  local hits
+  hits=$(grep -rlE --include='*.stderr' "$2" "$1" 2>/dev/null)
+  [ -z "$hits" ] && return 0
+  echo "sanitizer reports in: $hits"
+  grep -m1 -A30 -E "$2" $(echo "$hits" | head -1)
+  return 1
+}
 
 pgdir=$(mktemp -d /tmp/tw-test-pg.XXXXXX)
 cleanup() { "$py" tests/pgcluster.py stop "$pgdir" >/dev/null 2>&1 || true; }
@@ -39,10 +55,41 @@ if ! ctest --test-dir build-test --output-on-failure --timeout 300; then
   failed+=(ctest)
 fi
 
-section "integration tests (pytest, ASan+UBSan binary)"
-TW_TEST_BINARY=$root/build-test/tablewright "$py" -m pytest -q tests/integration
+section "integration tests (pytest, ASan+UBSan binary, leak detection on)"
+basetemp=$(mktemp -d /tmp/tw-test-pytest.XXXXXX)
+TW_TEST_BINARY=$root/build-test/tablewright "$py" -m pytest -q --basetemp="$basetemp" \
+  tests/integration
 rc=$?
 if [ $rc -ne 0 ]; then failed+=("pytest(exit $rc)"); fi
+if ! sanitizer_reports "$basetemp" 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:'; then
+  failed+=(asan-reports)
+fi
+rm -rf "$basetemp"
+
+if [ "${TW_TEST_QUICK:-0}" != 1 ]; then
+  # The threaded suites on the ThreadSanitizer build (TW_TSAN): the connection
+  # pool, the event streams and the worker's job slots. A subset, to keep the
+  # added time to a few minutes; docs/development.md says what and why.
+  section "threaded suites (ThreadSanitizer build)"
+  if ! TSAN_OPTIONS="suppressions=$root/tests/tsan.supp" \
+    ctest --test-dir build-tsan --output-on-failure --timeout 300 -R '^db$'; then
+    failed+=(tsan-ctest)
+  fi
+  basetemp=$(mktemp -d /tmp/tw-test-tsan.XXXXXX)
+  tsan_pytest() {
+    TW_TEST_BINARY=$root/build-tsan/tablewright "$py" -m pytest -q \
+      --basetemp="$basetemp/$(basename "$1" .py)" "$@"
+  }
+  worker_slots="test_job_runs_through_queued_running_succeeded_with_live_events or
+    test_outcomes_are_classified or test_cancel_running_job_kills_its_tree_within_2s or
+    test_two_workers_fifty_jobs_each_runs_once or test_graceful_stop_finishes_running_jobs or
+    test_graceful_stop_cancels_jobs_past_the_deadline"
+  tsan_pytest tests/integration/test_jobs_api.py -k "events or stream" || failed+=(tsan-events)
+  tsan_pytest tests/integration/test_security_jobs.py -k stream || failed+=(tsan-streams)
+  tsan_pytest tests/integration/test_worker.py -k "$worker_slots" || failed+=(tsan-worker)
+  if ! sanitizer_reports "$basetemp" 'WARNING: ThreadSanitizer'; then failed+=(tsan-reports); fi
+  rm -rf "$basetemp"
+fi
 
 section "Windows: mingw-w64 cross-compile and Wine smoke test"
 if ! sh tests/win/run_smoke.sh > /tmp/tw-win-smoke.log 2>&1; then
