@@ -1,7 +1,8 @@
 #!/bin/sh
 # Cross-compiles the Windows platform layer and the Windows sandbox
 # supervisor with mingw-w64 and runs their smoke tests under Wine:
-# smoke_plat.exe (src/platform/win) and smoke_sandbox.exe
+# smoke_plat.exe (src/platform/win, and src/log for its file names) and
+# smoke_sandbox.exe
 # (src/sandbox/sandbox.c + sandbox_win.c). Needs: apt-get install
 # mingw-w64 wine64.
 # Exit status: 0 when every check of both programs passed, non-zero when a
@@ -24,15 +25,20 @@ compile() { # compile SOURCE OBJECT
 	$CC $FLAGS -Werror -c "$1" -o "$2"
 }
 libs=
-for f in src/core/*.c src/platform/win/*.c; do
+for f in src/core/*.c src/platform/*.c src/platform/win/*.c; do
 	o="$OUT/lib_$(basename "$(dirname "$f")")_$(basename "$f" .c).o"
 	compile "$f" "$o"
 	libs="$libs $o"
 done
 compile tests/win/smoke.c "$OUT/smoke.o"
 compile tests/win/smoke_plat.c "$OUT/smoke_plat.o"
+# The log (src/log/log.c) is tested in a non-ASCII directory; it needs
+# pthreads, which mingw-w64 has as winpthreads, linked in statically so
+# that Wine needs no libwinpthread-1.dll.
+compile src/log/log.c "$OUT/log_log.o"
 # shellcheck disable=SC2086
-$CC -o "$OUT/smoke_plat.exe" "$OUT/smoke_plat.o" "$OUT/smoke.o" $libs -lws2_32 -lshell32
+$CC -o "$OUT/smoke_plat.exe" "$OUT/smoke_plat.o" "$OUT/smoke.o" "$OUT/log_log.o" $libs \
+	-lws2_32 -lshell32 -static -lpthread
 sbx=
 for f in src/sandbox/sandbox.c src/sandbox/sandbox_win.c \
 	tests/win/smoke_sandbox.c; do

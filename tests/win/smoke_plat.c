@@ -17,6 +17,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/str.h"
+#include "log/log.h"
 #include "platform/plat.h"
 #include "platform/win/win_int.h"
 #include "smoke.h"
@@ -24,6 +25,8 @@
 #include <winsock2.h>
 #include <windows.h>
 #include <shellapi.h>
+#include <fcntl.h>
+#include <io.h>
 
 /* --- helper modes (the program as its own child) ------------------------ */
 
@@ -535,6 +538,214 @@ static void check_files(const char *tmp)
 	buf_release(&err);
 }
 
+/*
+ * UTF-8 names that the ANSI code page cannot spell ("é" is two bytes in
+ * UTF-8, "中" is not in code page 1252), written separately so that the
+ * checks below can also build the UTF-16 names independently.
+ */
+#define NON_ASCII "-\xc3\xa9\xe4\xb8\xad"
+#define NON_ASCII_W L"-\u00e9\u4e2d"
+
+/* Whether <tmp>\<wide name> exists, asked in UTF-16 without plat_. */
+static bool exists_wide(const char *tmp, const wchar_t *name)
+{
+	wchar_t *wtmp = plat__utf8_to_wide(tmp);
+	wchar_t full[MAX_PATH * 2];
+	bool found;
+
+	_snwprintf(full, TW_ARRAY_SIZE(full), L"%ls\\%ls", wtmp, name);
+	full[TW_ARRAY_SIZE(full) - 1] = L'\0';
+	found = GetFileAttributesW(full) != INVALID_FILE_ATTRIBUTES;
+	free(wtmp);
+	return found;
+}
+
+/*
+ * plat_open_read() (the static files of the web UI): a UTF-8 path reaches
+ * CreateFileW as the same name in UTF-16, which the C runtime's _open()
+ * misses whenever the ANSI code page is not UTF-8 (Wine's is 1252); a
+ * directory, a device, a missing file and invalid UTF-8 are refused.
+ */
+static void check_open_read(const char *tmp)
+{
+	struct buf dir = BUF_INIT(65536);
+	struct buf p = BUF_INIT(65536);
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	uint64_t size = 0;
+	char got[32];
+	int fd = -1;
+	int rc, n;
+
+	buf_addf(&dir, "%s\\web" NON_ASCII, tmp);
+	plat_mkdir_p(dir.ptr, NULL);
+	buf_addf(&p, "%s\\app" NON_ASCII ".js", dir.ptr);
+	plat_write_file_private(p.ptr, "let x = 1;\n", 11, false, NULL);
+	CHECK(exists_wide(tmp, L"web" NON_ASCII_W L"\\app" NON_ASCII_W L".js"),
+	      "the file has its UTF-16 name on disk");
+	rc = plat_open_read(p.ptr, &fd, &size, &err);
+	n = rc == 0 ? _read(fd, got, (unsigned)sizeof(got)) : -1;
+	CHECK(rc == 0 && size == 11 && n == 11 &&
+		      memcmp(got, "let x = 1;\n", 11) == 0,
+	      "open_read of a non-ASCII name: rc %d size %llu read %d %s", rc,
+	      (unsigned long long)size, n, err.ptr);
+	if (rc == 0)
+		CHECK(_close(fd) == 0, "close() takes the descriptor");
+
+	buf_reset(&err);
+	rc = plat_open_read(dir.ptr, &fd, &size, &err);
+	CHECK(rc == TW_ENOTFOUND && strstr(err.ptr, "not a regular file"),
+	      "open_read of a directory: rc %d <%s>", rc, err.ptr);
+	buf_reset(&err);
+	buf_addch(&p, 'x');
+	rc = plat_open_read(p.ptr, &fd, &size, &err);
+	CHECK(rc == TW_ENOTFOUND && strstr(err.ptr, "could not open file"),
+	      "open_read of a missing file: rc %d <%s>", rc, err.ptr);
+	buf_setlen(&p, p.len - 1);
+	buf_reset(&err);
+	rc = plat_open_read("NUL", &fd, &size, &err);
+	CHECK(rc == TW_ENOTFOUND, "open_read of the NUL device: rc %d <%s>", rc,
+	      err.ptr);
+	rc = plat_open_read("bad\xff.js", &fd, &size, NULL);
+	CHECK(rc == TW_EINVAL, "open_read of invalid UTF-8: rc %d", rc);
+
+	plat_unlink(p.ptr);
+	remove_dir(dir.ptr);
+	buf_release(&dir);
+	buf_release(&p);
+	buf_release(&err);
+}
+
+/*
+ * The log (src/log/log.c) in a directory named in UTF-8 that the ANSI code
+ * page cannot spell: created, the three files opened, a line written and
+ * read back, a rotation renaming app.log to app.log.1 within it.
+ */
+static void check_log(const char *tmp)
+{
+	struct buf dir = BUF_INIT(65536);
+	struct buf p = BUF_INIT(65536);
+	struct buf got = BUF_INIT(1024 * 1024);
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	struct log_opts lo;
+	const char *names[] = { "app.log", "worker.log", "sandbox.log",
+				"app.log.1" };
+	int rc, i;
+
+	buf_addf(&dir, "%s\\logs" NON_ASCII, tmp);
+	memset(&lo, 0, sizeof(lo));
+	lo.dir = dir.ptr;
+	lo.level = LOG_INFO;
+	lo.max_bytes = 4096;
+	lo.max_files = 2;
+	rc = log_open(&lo, &err);
+	CHECK(rc == 0, "log_open in a non-ASCII directory: rc %d %s", rc,
+	      err.ptr);
+	CHECK(exists_wide(tmp, L"logs" NON_ASCII_W L"\\app.log"),
+	      "app.log is in the directory of that UTF-16 name");
+	log_info(LOG_APP, "caf\xc3\xa9 first line");
+	/* 60 lines of about 100 bytes pass max_bytes: one rotation. */
+	for (i = 0; i < 60; i++)
+		log_info(LOG_APP, "line %02d %.70s", i,
+			 "....................................................."
+			 ".................");
+	log_info(LOG_APP, "caf\xc3\xa9 last line");
+	log_close();
+
+	buf_addf(&p, "%s\\app.log", dir.ptr);
+	rc = plat_read_file(p.ptr, &got, &err);
+	CHECK(rc == 0 && strstr(got.ptr, "INFO  [app] caf\xc3\xa9 last line\n"),
+	      "the last line is in app.log: rc %d, %llu bytes", rc,
+	      (unsigned long long)got.len);
+	buf_reset(&p);
+	buf_reset(&got);
+	buf_addf(&p, "%s\\app.log.1", dir.ptr);
+	rc = plat_read_file(p.ptr, &got, &err);
+	CHECK(rc == 0 && strstr(got.ptr, "caf\xc3\xa9 first line\n"),
+	      "rotated into app.log.1: rc %d, %llu bytes", rc,
+	      (unsigned long long)got.len);
+
+	for (i = 0; i < (int)TW_ARRAY_SIZE(names); i++) {
+		buf_reset(&p);
+		buf_addf(&p, "%s\\%s", dir.ptr, names[i]);
+		CHECK(plat_is_file(p.ptr), "%s exists", names[i]);
+		plat_unlink(p.ptr);
+	}
+	remove_dir(dir.ptr);
+	CHECK(!plat_is_dir(dir.ptr), "log directory removed");
+	buf_release(&dir);
+	buf_release(&p);
+	buf_release(&got);
+	buf_release(&err);
+}
+
+/*
+ * TW_SANDBOX_COMMAND on Windows: a program under a directory with spaces
+ * ("Program Files"), quoted, with backslashes written once, split by
+ * plat_split_command() and run through plat_run(): every argument arrives
+ * as written.
+ */
+static void check_split_command(const char *tmp)
+{
+	struct buf dir = BUF_INIT(65536);
+	struct buf exe = BUF_INIT(65536);
+	struct buf line = BUF_INIT(65536);
+	struct buf out = BUF_INIT(65536);
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	struct plat_run_opts o;
+	wchar_t self[MAX_PATH * 4];
+	wchar_t *wexe;
+	char **argv = NULL;
+	int argc = 0;
+	int status = -1;
+	int rc;
+
+	buf_addf(&dir, "%s\\Program Files\\tw smoke" NON_ASCII, tmp);
+	plat_mkdir_p(dir.ptr, NULL);
+	buf_addf(&exe, "%s\\runner.exe", dir.ptr);
+	GetModuleFileNameW(NULL, self, (DWORD)TW_ARRAY_SIZE(self));
+	wexe = plat__utf8_to_wide(exe.ptr);
+	CHECK(CopyFileW(self, wexe, FALSE), "program copied to <%s>", exe.ptr);
+
+	buf_addf(&line,
+		 "\"%s\" --helper=args -I  \"two words\" C:\\x\\ a\"b c\"",
+		 exe.ptr);
+	rc = plat_split_command(line.ptr, &argv, &argc, &err);
+	CHECK(rc == 0 && argc == 6 && strcmp(argv[0], exe.ptr) == 0,
+	      "split_command: rc %d, %d words %s", rc, argc, err.ptr);
+	if (rc == 0) {
+		memset(&o, 0, sizeof(o));
+		o.argv = (const char *const *)argv;
+		o.output = &out;
+		o.timeout_ms = 20000;
+		rc = plat_run(&o, &status, &err);
+		CHECK(rc == 0 && status == 0 &&
+			      strcmp(out.ptr,
+				     "[-I]\n[two words]\n[C:\\x\\]\n[ab c]\n") ==
+				      0,
+		      "the program under \"Program Files\" gets its "
+		      "arguments: rc %d status %d <%s> %s",
+		      rc, status, out.ptr, err.ptr);
+	}
+	plat_argv_free(argv);
+	argv = NULL;
+	buf_reset(&err);
+	rc = plat_split_command("\"C:\\Program Files\\Python312\\python.exe -I",
+				&argv, &argc, &err);
+	CHECK(rc == TW_EINVAL && !argv && strstr(err.ptr, "not closed"),
+	      "an unclosed quote is refused: rc %d <%s>", rc, err.ptr);
+
+	DeleteFileW(wexe);
+	free(wexe);
+	remove_dir(dir.ptr);
+	buf_setlen(&dir, dir.len - strlen("\\tw smoke" NON_ASCII));
+	remove_dir(dir.ptr);
+	buf_release(&dir);
+	buf_release(&exe);
+	buf_release(&line);
+	buf_release(&out);
+	buf_release(&err);
+}
+
 static void check_net(void)
 {
 	WSADATA wsa;
@@ -657,6 +868,10 @@ int main(int argc, char **argv)
 
 	check_quoting();
 	check_run();
+	/* These leave tmp empty; check_files() removes it at the end. */
+	check_open_read(tmp.ptr);
+	check_log(tmp.ptr);
+	check_split_command(tmp.ptr);
 	check_files(tmp.ptr);
 	check_net();
 	check_time_and_shutdown();
