@@ -158,17 +158,6 @@ static void throttle_key(const char *email, struct buf *key)
 	buf_trim(key);
 }
 
-/* A count or a ceil()'d number of seconds from the throttle query. */
-static long field_long(const PGresult *res, int col)
-{
-	const char *s = PQgetvalue(res, 0, col);
-	long v = 0;
-
-	if (!PQgetisnull(res, 0, col))
-		v = strtol(s, NULL, 10);
-	return v;
-}
-
 int auth_login_delay_ms(const struct auth_login_opts *opts, long failures)
 {
 	long over = failures - opts->max_failures;
@@ -207,17 +196,18 @@ static int check_throttle(PGconn *conn, const struct auth_login_opts *opts,
 	params[2] = window;
 	params[3] = max;
 	params[4] = addr_max;
+	/* Counts and ceil()'d seconds; a NULL is none. */
 	rc = db_exec(conn, throttle_sql, 5, params, &res, err);
 	if (rc < 0)
 		goto fail;
-	pair_n = field_long(res, 0);
-	addr_n = field_long(res, 2);
+	pair_n = (long)db_col_i64_or(res, 0, 0, 0);
+	addr_n = (long)db_col_i64_or(res, 0, 2, 0);
 	by_pair = pair_n >= opts->max_failures;
 	by_addr = addr_n >= opts->max_addr_failures;
 	if (by_pair)
-		wait = field_long(res, 1);
-	if (by_addr && field_long(res, 3) > wait)
-		wait = field_long(res, 3);
+		wait = (long)db_col_i64_or(res, 0, 1, 0);
+	if (by_addr && (long)db_col_i64_or(res, 0, 3, 0) > wait)
+		wait = (long)db_col_i64_or(res, 0, 3, 0);
 	if (by_pair || by_addr) {
 		*retry_after_s = wait < 1 ? 1 : (int)wait;
 		buf_errf(err,
@@ -229,7 +219,8 @@ static int check_throttle(PGconn *conn, const struct auth_login_opts *opts,
 		rc = TW_ETOOMANY;
 		goto fail;
 	}
-	a->delay_ms = auth_login_delay_ms(opts, field_long(res, 4));
+	a->delay_ms =
+		auth_login_delay_ms(opts, (long)db_col_i64_or(res, 0, 4, 0));
 fail:
 	if (res)
 		PQclear(res);
@@ -248,7 +239,7 @@ static int lookup(PGconn *conn, const char *key, struct attempt *a,
 	rc = db_exec(conn, lookup_sql, 1, params, &res, err);
 	if (rc < 0 || PQntuples(res) != 1)
 		goto fail;
-	a->user_id = (int64_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	a->user_id = db_col_i64_or(res, 0, 0, 0);
 	a->disabled = !strcmp(PQgetvalue(res, 0, 2), "t");
 	rc = buf_adds(&a->hash, PQgetvalue(res, 0, 1));
 	if (rc < 0) {
@@ -273,13 +264,12 @@ static int reserve(PGconn *conn, const struct auth_login_opts *opts,
 {
 	const char *params[2];
 	PGresult *res = NULL;
-	bool open = false;
+	struct db_tx tx;
 	int rc;
 
-	rc = db_exec(conn, "BEGIN", 0, NULL, NULL, err);
+	rc = db_tx_begin(&tx, conn, err);
 	if (rc < 0)
 		goto fail;
-	open = true;
 	params[0] = client_addr;
 	rc = db_exec(conn, lock_sql, 1, params, NULL, err);
 	if (rc < 0)
@@ -297,13 +287,11 @@ static int reserve(PGconn *conn, const struct auth_login_opts *opts,
 	rc = lookup(conn, key, a, err);
 	if (rc < 0)
 		goto fail;
-	rc = db_exec(conn, "COMMIT", 0, NULL, NULL, err);
-	open = false;
+	rc = db_tx_commit(&tx, err);
 fail:
 	if (res)
 		PQclear(res);
-	if (open)
-		db_exec(conn, "ROLLBACK", 0, NULL, NULL, NULL);
+	db_tx_rollback(&tx);
 	return rc;
 }
 

@@ -68,22 +68,6 @@ static const char update_sql[] = "UPDATE users"
 				 " token_version = token_version + 1"
 				 " WHERE id = $1";
 
-/* Parses a whole base-10 int64 as PostgreSQL prints it. */
-static int parse_i64(const char *s, int64_t *out)
-{
-	char *end;
-	long long v;
-
-	if (!s || !*s)
-		return TW_EINVAL;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || *end)
-		return TW_EINVAL;
-	*out = (int64_t)v;
-	return 0;
-}
-
 /* Copies s into dst[size], TW_EINVAL when it does not fit. */
 static int copy_field(char *dst, size_t size, const char *s)
 {
@@ -106,7 +90,7 @@ static int parse_user(const PGresult *res, int row, struct auth_user *out,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = parse_i64(PQgetvalue(res, row, 0), &out->id);
+	rc = db_col_i64(res, row, 0, &out->id, NULL);
 	if (rc == 0)
 		rc = copy_field(out->email, sizeof(out->email),
 				PQgetvalue(res, row, 1));
@@ -116,7 +100,7 @@ static int parse_user(const PGresult *res, int row, struct auth_user *out,
 	if (rc == 0)
 		out->disabled = !strcmp(PQgetvalue(res, row, 3), "t");
 	if (rc == 0)
-		rc = parse_i64(PQgetvalue(res, row, 4), &out->token_version);
+		rc = db_col_i64(res, row, 4, &out->token_version, NULL);
 	if (rc == 0)
 		rc = copy_field(out->created_at, sizeof(out->created_at),
 				PQgetvalue(res, row, 5));
@@ -405,29 +389,16 @@ fail:
 }
 
 /*
- * The statements that open, close and abandon auth_user_update()'s unit of
- * work: a transaction of its own, or a savepoint when the caller already
- * has one open (api/users.c changes a password in the same transaction).
+ * auth_user_update()'s unit of work is a transaction of its own, or a
+ * savepoint when the caller already has one open (api/users.c changes a
+ * password in the same transaction).
  */
-struct txn_sql {
-	const char *begin;
-	const char *commit;
-	const char *rollback;
-};
-
-static const struct txn_sql txn_own = { "BEGIN", "COMMIT", "ROLLBACK" };
-static const struct txn_sql txn_nested = { "SAVEPOINT auth_user_update",
-					   "RELEASE SAVEPOINT auth_user_update",
-					   "ROLLBACK TO SAVEPOINT "
-					   "auth_user_update" };
-
 int auth_user_update(PGconn *conn, int64_t id, const char *role, int disabled,
 		     struct buf *err)
 {
-	const struct txn_sql *txn;
 	const char *params[3];
 	PGresult *res = NULL;
-	bool open = false;
+	struct db_tx tx = { .open = false };
 	bool cur_disabled, new_disabled, was_admin, stays_admin, changed;
 	int admins;
 	char idtext[32];
@@ -443,12 +414,9 @@ int auth_user_update(PGconn *conn, int64_t id, const char *role, int disabled,
 		rc = TW_EVALIDATION;
 		goto fail;
 	}
-	txn = PQtransactionStatus(conn) == PQTRANS_INTRANS ? &txn_nested
-							   : &txn_own;
-	rc = db_exec(conn, txn->begin, 0, NULL, NULL, err);
+	rc = db_tx_begin_nested(&tx, conn, "auth_user_update", err);
 	if (rc < 0)
 		goto fail;
-	open = true;
 	rc = db_exec(conn, lock_admins_sql, 0, NULL, &res, err);
 	if (rc < 0)
 		goto fail;
@@ -491,12 +459,10 @@ int auth_user_update(PGconn *conn, int64_t id, const char *role, int disabled,
 	if (rc < 0)
 		goto fail;
 commit:
-	rc = db_exec(conn, txn->commit, 0, NULL, NULL, err);
-	open = false;
+	rc = db_tx_commit(&tx, err);
 fail:
 	if (res)
 		PQclear(res);
-	if (open)
-		db_exec(conn, txn->rollback, 0, NULL, NULL, NULL);
+	db_tx_rollback(&tx);
 	return rc;
 }

@@ -832,3 +832,144 @@ int db_pool_open_count(struct db_pool *pool)
 	pthread_mutex_unlock(&pool->mu);
 	return n;
 }
+
+/* --- transactions -------------------------------------------------------- */
+
+int db_tx_begin(struct db_tx *tx, PGconn *conn, struct buf *err)
+{
+	int rc;
+
+	tx->conn = conn;
+	tx->savepoint = NULL;
+	tx->open = false;
+	rc = db_exec(conn, "BEGIN", 0, NULL, NULL, err);
+	if (rc == 0)
+		tx->open = true;
+	return rc;
+}
+
+int db_tx_begin_sql(struct db_tx *tx, PGconn *conn, const char *sql,
+		    struct buf *err)
+{
+	PGresult *res;
+	int rc;
+
+	tx->conn = conn;
+	tx->savepoint = NULL;
+	tx->open = false;
+	res = PQexec(conn, sql);
+	rc = db_result_check(res, err);
+	PQclear(res);
+	/*
+	 * Several statements stop at the first that fails, which may be after
+	 * BEGIN: then a transaction is open (and aborted) all the same.
+	 */
+	if (rc == 0 || PQtransactionStatus(conn) == PQTRANS_INERROR)
+		tx->open = true;
+	return rc;
+}
+
+/* The statement that opens, closes or abandons a savepoint. */
+static int savepoint_exec(struct db_tx *tx, const char *verb, struct buf *err)
+{
+	struct buf sql = BUF_INIT(BUF_SMALL_CAP);
+	int rc;
+
+	buf_addf(&sql, "%s%s", verb, tx->savepoint);
+	rc = db_exec(tx->conn, sql.ptr, 0, NULL, NULL, err);
+	buf_release(&sql);
+	return rc;
+}
+
+int db_tx_begin_nested(struct db_tx *tx, PGconn *conn, const char *savepoint,
+		       struct buf *err)
+{
+	int rc;
+
+	if (PQtransactionStatus(conn) != PQTRANS_INTRANS)
+		return db_tx_begin(tx, conn, err);
+	tx->conn = conn;
+	tx->savepoint = savepoint;
+	tx->open = false;
+	rc = savepoint_exec(tx, "SAVEPOINT ", err);
+	if (rc == 0)
+		tx->open = true;
+	return rc;
+}
+
+int db_tx_commit(struct db_tx *tx, struct buf *err)
+{
+	int rc;
+
+	if (!tx->open)
+		TW_BUG("commit of a transaction that is not open");
+	tx->open = false;
+	if (tx->savepoint)
+		rc = savepoint_exec(tx, "RELEASE SAVEPOINT ", err);
+	else
+		rc = db_exec(tx->conn, "COMMIT", 0, NULL, NULL, err);
+	return rc;
+}
+
+void db_tx_rollback(struct db_tx *tx)
+{
+	if (!tx->open)
+		return;
+	tx->open = false;
+	if (PQtransactionStatus(tx->conn) == PQTRANS_IDLE)
+		return;
+	if (tx->savepoint)
+		savepoint_exec(tx, "ROLLBACK TO SAVEPOINT ", NULL);
+	else
+		db_exec(tx->conn, "ROLLBACK", 0, NULL, NULL, NULL);
+}
+
+/* --- reading results ----------------------------------------------------- */
+
+/* Parses a whole base-10 int64 as PostgreSQL prints it; -1 otherwise. */
+static int parse_i64(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || (!isdigit((unsigned char)*s) && *s != '-'))
+		return -1;
+	*out = (int64_t)v;
+	return 0;
+}
+
+int db_col_i64(const PGresult *res, int row, int col, int64_t *out,
+	       struct buf *err)
+{
+	const char *name = PQfname(res, col);
+	int rc = 0;
+
+	*out = 0;
+	if (PQgetisnull(res, row, col)) {
+		buf_errf(err,
+			 "column \"%s\" is null where an integer was "
+			 "expected",
+			 name ? name : "?");
+		rc = TW_EINTERNAL;
+	} else if (parse_i64(PQgetvalue(res, row, col), out) < 0) {
+		*out = 0;
+		buf_errf(err, "column \"%s\" is not an integer",
+			 name ? name : "?");
+		rc = TW_EINTERNAL;
+	}
+	return rc;
+}
+
+int64_t db_col_i64_or(const PGresult *res, int row, int col, int64_t fallback)
+{
+	int64_t v = fallback;
+
+	if (PQgetisnull(res, row, col) ||
+	    parse_i64(PQgetvalue(res, row, col), &v) < 0)
+		v = fallback;
+	return v;
+}

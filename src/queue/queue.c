@@ -42,24 +42,7 @@ bool queue_status_is_final(const char *status)
 	return false;
 }
 
-/* --- transactions and small helpers -------------------------------------- */
-
-static int begin(PGconn *conn, struct buf *err)
-{
-	return db_exec(conn, "BEGIN", 0, NULL, NULL, err);
-}
-
-static int commit(PGconn *conn, struct buf *err)
-{
-	return db_exec(conn, "COMMIT", 0, NULL, NULL, err);
-}
-
-/* Rolls back whatever is open; harmless when nothing is. */
-static void rollback(PGconn *conn)
-{
-	if (PQtransactionStatus(conn) != PQTRANS_IDLE)
-		db_exec(conn, "ROLLBACK", 0, NULL, NULL, NULL);
-}
+/* --- small helpers ------------------------------------------------------- */
 
 static void fmt_id(char *out, size_t cap, int64_t id)
 {
@@ -74,13 +57,6 @@ static long affected(PGresult *res)
 	if (str_to_long(PQcmdTuples(res), 0, LONG_MAX, &n) < 0)
 		n = 0;
 	return n;
-}
-
-static int64_t get_i64(PGresult *res, int row, int col)
-{
-	if (PQgetisnull(res, row, col))
-		return 0;
-	return (int64_t)strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
 static char *get_str(PGresult *res, int row, int col)
@@ -247,6 +223,7 @@ int queue_enqueue(PGconn *conn, const struct queue_new_job *job, int64_t *id,
 	const char *params[7], *count_params[2];
 	PGresult *res = NULL;
 	struct buf msg = BUF_INIT(4096);
+	struct db_tx tx;
 	int rc;
 
 	fmt_id(user, sizeof(user), job->user_id);
@@ -260,7 +237,7 @@ int queue_enqueue(PGconn *conn, const struct queue_new_job *job, int64_t *id,
 	params[4] = job->destination_table;
 	params[5] = job->mode;
 	params[6] = attempts;
-	rc = begin(conn, err);
+	rc = db_tx_begin(&tx, conn, err);
 	if (rc < 0)
 		goto out;
 	if (job->max_queued > 0) {
@@ -281,7 +258,7 @@ int queue_enqueue(PGconn *conn, const struct queue_new_job *job, int64_t *id,
 		rc = db_exec(conn, count_sql, 2, count_params, &res, err);
 		if (rc < 0)
 			goto out;
-		if (get_i64(res, 0, 0) >= job->max_queued) {
+		if (db_col_i64_or(res, 0, 0, 0) >= job->max_queued) {
 			buf_errf(err, "%ld jobs are queued already",
 				 job->max_queued);
 			rc = TW_ETOOMANY;
@@ -293,7 +270,7 @@ int queue_enqueue(PGconn *conn, const struct queue_new_job *job, int64_t *id,
 	rc = db_exec(conn, sql, 7, params, &res, err);
 	if (rc < 0)
 		goto out;
-	*id = get_i64(res, 0, 0);
+	*id = db_col_i64_or(res, 0, 0, 0);
 	rc = status_event(conn, *id, "queued", NULL, NULL, err);
 	if (rc < 0)
 		goto out;
@@ -306,10 +283,10 @@ int queue_enqueue(PGconn *conn, const struct queue_new_job *job, int64_t *id,
 	if (rc == 0)
 		rc = notify(conn, QUEUE_CHANNEL_JOBS, *id, err);
 	if (rc == 0)
-		rc = commit(conn, err);
+		rc = db_tx_commit(&tx, err);
 out:
 	if (rc < 0)
-		rollback(conn);
+		db_tx_rollback(&tx);
 	PQclear(res);
 	buf_release(&msg);
 	return rc;
@@ -321,12 +298,13 @@ int queue_cancel(PGconn *conn, int64_t id, bool *was_running, struct buf *err)
 	const char *params[1];
 	PGresult *res = NULL;
 	const char *status;
+	struct db_tx tx;
 	int rc;
 
 	*was_running = false;
 	fmt_id(sid, sizeof(sid), id);
 	params[0] = sid;
-	rc = begin(conn, err);
+	rc = db_tx_begin(&tx, conn, err);
 	if (rc < 0)
 		goto out;
 	rc = db_exec(conn,
@@ -375,10 +353,10 @@ int queue_cancel(PGconn *conn, int64_t id, bool *was_running, struct buf *err)
 			rc = notify(conn, QUEUE_CHANNEL_CANCEL, id, err);
 	}
 	if (rc == 0)
-		rc = commit(conn, err);
+		rc = db_tx_commit(&tx, err);
 out:
 	if (rc < 0)
-		rollback(conn);
+		db_tx_rollback(&tx);
 	PQclear(res);
 	return rc;
 }
@@ -453,30 +431,31 @@ int queue_claim(PGconn *conn, const char *worker_id, struct queue_job *job,
 	char script[24], version[16];
 	PGresult *res = NULL, *code = NULL;
 	struct buf msg = BUF_INIT(4096);
+	struct db_tx tx;
 	int rc;
 
 	memset(job, 0, sizeof(*job));
 	params[0] = worker_id;
-	rc = begin(conn, err);
+	rc = db_tx_begin(&tx, conn, err);
 	if (rc < 0)
 		goto out;
 	rc = db_exec(conn, claim_sql, 1, params, &res, err);
 	if (rc < 0)
 		goto out;
 	if (PQntuples(res) == 0) {
-		rc = commit(conn, err);
+		rc = db_tx_commit(&tx, err);
 		goto out;
 	}
-	job->id = get_i64(res, 0, 0);
-	job->user_id = get_i64(res, 0, 1);
-	job->script_id = get_i64(res, 0, 2);
-	job->script_version = (int)get_i64(res, 0, 3);
+	job->id = db_col_i64_or(res, 0, 0, 0);
+	job->user_id = db_col_i64_or(res, 0, 1, 0);
+	job->script_id = db_col_i64_or(res, 0, 2, 0);
+	job->script_version = (int)db_col_i64_or(res, 0, 3, 0);
 	job->source_table = get_str(res, 0, 4);
 	job->destination_table = get_str(res, 0, 5);
 	job->mode = get_str(res, 0, 6);
-	job->attempt = (int)get_i64(res, 0, 7);
-	job->max_attempts = (int)get_i64(res, 0, 8);
-	job->log_bytes = get_i64(res, 0, 9);
+	job->attempt = (int)db_col_i64_or(res, 0, 7, 0);
+	job->max_attempts = (int)db_col_i64_or(res, 0, 8, 0);
+	job->log_bytes = db_col_i64_or(res, 0, 9, 0);
 
 	fmt_id(script, sizeof(script), job->script_id);
 	snprintf(version, sizeof(version), "%d", job->script_version);
@@ -498,12 +477,12 @@ int queue_claim(PGconn *conn, const char *worker_id, struct queue_job *job,
 	if (rc == 0)
 		rc = status_event(conn, job->id, "running", NULL, NULL, err);
 	if (rc == 0)
-		rc = commit(conn, err);
+		rc = db_tx_commit(&tx, err);
 	if (rc == 0)
 		rc = 1;
 out:
 	if (rc < 0) {
-		rollback(conn);
+		db_tx_rollback(&tx);
 		queue_job_release(job);
 	} else if (rc == 0) {
 		queue_job_release(job);
@@ -553,9 +532,10 @@ int queue_append_log(PGconn *conn, int64_t id, const char *worker_id,
 		     const char *text, size_t len, bool truncated,
 		     const char *metrics_json, struct buf *err)
 {
+	struct db_tx tx;
 	int rc;
 
-	rc = begin(conn, err);
+	rc = db_tx_begin(&tx, conn, err);
 	if (rc < 0)
 		goto out;
 	rc = append_fenced(conn, id, worker_id, text, len, truncated, err);
@@ -563,11 +543,11 @@ int queue_append_log(PGconn *conn, int64_t id, const char *worker_id,
 	    queue_event_add(conn, id, QUEUE_EVENT_METRICS, metrics_json, err) <
 		    0)
 		rc = TW_EDB;
-	if (rc == 1 && commit(conn, err) < 0)
+	if (rc == 1 && db_tx_commit(&tx, err) < 0)
 		rc = TW_EDB;
 out:
 	if (rc <= 0)
-		rollback(conn);
+		db_tx_rollback(&tx);
 	return rc;
 }
 
@@ -583,6 +563,7 @@ int queue_finish(PGconn *conn, int64_t id, const char *worker_id,
 	char sid[24], rin[24], rout[24], peak[24], cpu[32], dur[24];
 	const char *params[10];
 	PGresult *res = NULL;
+	struct db_tx tx;
 	int rc;
 
 	fmt_id(sid, sizeof(sid), id);
@@ -602,7 +583,7 @@ int queue_finish(PGconn *conn, int64_t id, const char *worker_id,
 	params[8] = dur;
 	params[9] = worker_id;
 
-	rc = begin(conn, err);
+	rc = db_tx_begin(&tx, conn, err);
 	if (rc < 0)
 		goto out;
 	rc = append_fenced(conn, id, worker_id, r->log_tail ? r->log_tail : "",
@@ -616,12 +597,12 @@ int queue_finish(PGconn *conn, int64_t id, const char *worker_id,
 	rc = status_event(conn, id, r->status, r->error_code, r->error_message,
 			  err);
 	if (rc == 0)
-		rc = commit(conn, err);
+		rc = db_tx_commit(&tx, err);
 	if (rc == 0)
 		rc = 1;
 out:
 	if (rc <= 0)
-		rollback(conn);
+		db_tx_rollback(&tx);
 	PQclear(res);
 	return rc;
 }
@@ -657,7 +638,7 @@ int queue_heartbeat(PGconn *conn, const char *worker_id, const char *hostname,
 		return rc;
 	rc = db_exec(conn, jobs_sql, 1, params, &res, err);
 	for (i = 0; rc == 0 && i < PQntuples(res); i++) {
-		int64_t id = get_i64(res, i, 0);
+		int64_t id = db_col_i64_or(res, i, 0, 0);
 
 		if (*nheld < cap)
 			held[(*nheld)++] = id;
@@ -702,17 +683,18 @@ int queue_recover(PGconn *conn, long lease_s, int *recovered, struct buf *err)
 	PGresult *res = NULL;
 	struct buf msg = BUF_INIT(4096);
 	bool requeued = false;
+	struct db_tx tx;
 	int rc, i;
 
 	*recovered = 0;
 	snprintf(lease, sizeof(lease), "%ld", lease_s);
 	params[0] = lease;
-	rc = begin(conn, err);
+	rc = db_tx_begin(&tx, conn, err);
 	if (rc < 0)
 		goto out;
 	rc = db_exec(conn, sql, 1, params, &res, err);
 	for (i = 0; rc == 0 && i < PQntuples(res); i++) {
-		int64_t id = get_i64(res, i, 0);
+		int64_t id = db_col_i64_or(res, i, 0, 0);
 		const char *status = PQgetvalue(res, i, 1);
 		const char *code =
 			PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5);
@@ -747,10 +729,10 @@ int queue_recover(PGconn *conn, long lease_s, int *recovered, struct buf *err)
 	if (rc == 0 && requeued)
 		rc = notify(conn, QUEUE_CHANNEL_JOBS, 0, err);
 	if (rc == 0)
-		rc = commit(conn, err);
+		rc = db_tx_commit(&tx, err);
 out:
 	if (rc < 0) {
-		rollback(conn);
+		db_tx_rollback(&tx);
 		*recovered = 0;
 	}
 	PQclear(res);

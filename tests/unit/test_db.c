@@ -541,6 +541,351 @@ static void test_terminated_backend_reconnects(void **state)
 	buf_release(&err);
 }
 
+/* --- transactions -------------------------------------------------------- */
+
+/* A second session's view: how many rows t holds in schema. */
+static int count_rows(PGconn *other, const char *schema)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\".t", schema);
+	return atoi(query_value(other, sql));
+}
+
+static void test_tx_commit_and_rollback(void **state)
+{
+	char schema[128];
+	char sql[512];
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	struct db_tx tx;
+	PGconn *conn, *other;
+
+	(void)state;
+	schema_name(schema, sizeof(schema), "tx");
+	conn = direct_connect();
+	other = direct_connect();
+	snprintf(sql, sizeof(sql),
+		 "CREATE SCHEMA \"%s\"; CREATE TABLE \"%s\".t (x int UNIQUE "
+		 "DEFERRABLE INITIALLY DEFERRED)",
+		 schema, schema);
+	query_value(conn, sql);
+	snprintf(sql, sizeof(sql), "INSERT INTO \"%s\".t VALUES (1)", schema);
+
+	/* Committed: the other session sees the row. */
+	assert_rc(db_tx_begin(&tx, conn, &err), 0, &err);
+	assert_true(tx.open);
+	assert_int_equal(PQtransactionStatus(conn), PQTRANS_INTRANS);
+	assert_rc(db_exec(conn, sql, 0, NULL, NULL, &err), 0, &err);
+	assert_int_equal(count_rows(other, schema), 0);
+	assert_rc(db_tx_commit(&tx, &err), 0, &err);
+	assert_false(tx.open);
+	assert_int_equal(count_rows(other, schema), 1);
+	/* Rolling back a committed unit does nothing. */
+	db_tx_rollback(&tx);
+	assert_int_equal(count_rows(other, schema), 1);
+
+	/* Rolled back, also after a failed statement. */
+	assert_rc(db_tx_begin(&tx, conn, &err), 0, &err);
+	assert_rc(db_exec(conn, "SELECT * FROM no_such_table", 0, NULL, NULL,
+			  &err),
+		  TW_ENOTFOUND, &err);
+	assert_int_equal(PQtransactionStatus(conn), PQTRANS_INERROR);
+	db_tx_rollback(&tx);
+	assert_false(tx.open);
+	assert_int_equal(PQtransactionStatus(conn), PQTRANS_IDLE);
+	assert_int_equal(count_rows(other, schema), 1);
+
+	/* A COMMIT that fails maps through the SQLSTATE table. */
+	buf_reset(&err);
+	assert_rc(db_tx_begin(&tx, conn, &err), 0, &err);
+	assert_rc(db_exec(conn, sql, 0, NULL, NULL, &err), 0, &err);
+	assert_int_equal(db_tx_commit(&tx, &err), TW_ECONFLICT);
+	assert_true(str_starts_with(err.ptr, "duplicate key value"));
+	assert_false(tx.open);
+	db_tx_rollback(&tx);
+	assert_int_equal(PQtransactionStatus(conn), PQTRANS_IDLE);
+	assert_int_equal(count_rows(other, schema), 1);
+
+	/* A BEGIN that fails leaves nothing open. */
+	buf_reset(&err);
+	query_value(conn, "BEGIN");
+	PQclear(PQexec(conn, "SELECT 1/0"));
+	assert_int_equal(db_tx_begin(&tx, conn, &err), TW_EDB);
+	assert_false(tx.open);
+	query_value(conn, "ROLLBACK");
+
+	PQfinish(other);
+	PQfinish(conn);
+	buf_release(&err);
+}
+
+static void test_tx_nested_and_custom_begin(void **state)
+{
+	char schema[128];
+	char sql[512];
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	struct db_tx outer, inner;
+	PGconn *conn, *other;
+
+	(void)state;
+	schema_name(schema, sizeof(schema), "txnest");
+	conn = direct_connect();
+	other = direct_connect();
+	snprintf(sql, sizeof(sql),
+		 "CREATE SCHEMA \"%s\"; CREATE TABLE \"%s\".t (x int)", schema,
+		 schema);
+	query_value(conn, sql);
+	snprintf(sql, sizeof(sql), "INSERT INTO \"%s\".t VALUES (1)", schema);
+
+	/* Nested on an idle connection: a transaction of its own. */
+	assert_rc(db_tx_begin_nested(&inner, conn, "sp", &err), 0, &err);
+	assert_null(inner.savepoint);
+	assert_rc(db_exec(conn, sql, 0, NULL, NULL, &err), 0, &err);
+	assert_rc(db_tx_commit(&inner, &err), 0, &err);
+	assert_int_equal(PQtransactionStatus(conn), PQTRANS_IDLE);
+	assert_int_equal(count_rows(other, schema), 1);
+
+	/*
+	 * Inside the caller's transaction: a savepoint, whose rollback undoes
+	 * only its own work and leaves the caller's transaction usable.
+	 */
+	assert_rc(db_tx_begin(&outer, conn, &err), 0, &err);
+	assert_rc(db_exec(conn, sql, 0, NULL, NULL, &err), 0, &err);
+	assert_rc(db_tx_begin_nested(&inner, conn, "sp", &err), 0, &err);
+	assert_non_null(inner.savepoint);
+	assert_rc(db_exec(conn, sql, 0, NULL, NULL, &err), 0, &err);
+	PQclear(PQexec(conn, "SELECT 1/0"));
+	db_tx_rollback(&inner);
+	assert_int_equal(PQtransactionStatus(conn), PQTRANS_INTRANS);
+	assert_rc(db_tx_begin_nested(&inner, conn, "sp", &err), 0, &err);
+	assert_rc(db_exec(conn, sql, 0, NULL, NULL, &err), 0, &err);
+	assert_rc(db_tx_commit(&inner, &err), 0, &err);
+	assert_int_equal(PQtransactionStatus(conn), PQTRANS_INTRANS);
+	assert_int_equal(count_rows(other, schema), 1);
+	assert_rc(db_tx_commit(&outer, &err), 0, &err);
+	/* The outer row and the released savepoint's; not the rolled back. */
+	assert_int_equal(count_rows(other, schema), 3);
+
+	/* The caller's opening statements, several in one round trip. */
+	assert_rc(db_tx_begin_sql(&outer, conn,
+				  "BEGIN READ ONLY; SET LOCAL "
+				  "statement_timeout = '7s'",
+				  &err),
+		  0, &err);
+	assert_true(outer.open);
+	assert_string_equal(query_value(conn, "SHOW statement_timeout"), "7s");
+	assert_true(db_exec(conn, sql, 0, NULL, NULL, &err) < 0);
+	db_tx_rollback(&outer);
+	assert_int_equal(PQtransactionStatus(conn), PQTRANS_IDLE);
+	assert_string_equal(query_value(conn, "SHOW statement_timeout"), "0");
+	/* One that fails after BEGIN leaves an open, aborted transaction. */
+	buf_reset(&err);
+	assert_int_equal(db_tx_begin_sql(&outer, conn,
+					 "BEGIN; SET LOCAL no_such = 1", &err),
+			 TW_EDB);
+	assert_true(outer.open);
+	db_tx_rollback(&outer);
+	assert_int_equal(PQtransactionStatus(conn), PQTRANS_IDLE);
+
+	PQfinish(other);
+	PQfinish(conn);
+	buf_release(&err);
+}
+
+/* --- reading integers ---------------------------------------------------- */
+
+static void test_col_i64(void **state)
+{
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	PGconn *conn;
+	PGresult *res;
+	int64_t v = -1;
+
+	(void)state;
+	conn = direct_connect();
+	res = PQexec(conn, "SELECT 42::int8, (-9223372036854775807 - 1)::int8,"
+			   " 9223372036854775807::int8, NULL::int8 AS none,"
+			   " 'x1'::text AS word, '9223372036854775808'::text,"
+			   " ''::text, ' 1'::text, '1.5'::numeric, 7::int2");
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_rc(db_col_i64(res, 0, 0, &v, &err), 0, &err);
+	assert_true(v == 42);
+	assert_rc(db_col_i64(res, 0, 1, &v, &err), 0, &err);
+	assert_true(v == INT64_MIN);
+	assert_rc(db_col_i64(res, 0, 2, &v, &err), 0, &err);
+	assert_true(v == INT64_MAX);
+	assert_rc(db_col_i64(res, 0, 9, &v, &err), 0, &err);
+	assert_true(v == 7);
+
+	/* NULL and what is not a whole int64: an error naming the column. */
+	assert_int_equal(db_col_i64(res, 0, 3, &v, &err), TW_EINTERNAL);
+	assert_true(v == 0);
+	assert_non_null(strstr(err.ptr, "\"none\""));
+	buf_reset(&err);
+	assert_int_equal(db_col_i64(res, 0, 4, &v, &err), TW_EINTERNAL);
+	assert_non_null(strstr(err.ptr, "\"word\" is not an integer"));
+	assert_true(v == 0);
+	assert_int_equal(db_col_i64(res, 0, 5, &v, NULL), TW_EINTERNAL);
+	assert_int_equal(db_col_i64(res, 0, 6, &v, NULL), TW_EINTERNAL);
+	assert_int_equal(db_col_i64(res, 0, 7, &v, NULL), TW_EINTERNAL);
+	assert_int_equal(db_col_i64(res, 0, 8, &v, NULL), TW_EINTERNAL);
+
+	/* The _or form: the value, or the fallback. */
+	assert_true(db_col_i64_or(res, 0, 0, -1) == 42);
+	assert_true(db_col_i64_or(res, 0, 3, -1) == -1);
+	assert_true(db_col_i64_or(res, 0, 4, 5) == 5);
+	assert_true(db_col_i64_or(res, 0, 5, 5) == 5);
+	PQclear(res);
+	PQfinish(conn);
+	buf_release(&err);
+}
+
+/* --- catalog rules ------------------------------------------------------- */
+
+static void test_catalog_rules(void **state)
+{
+	static char sales[] = "sales", null[] = "null", tw[] = "tw";
+	char *schemas[] = { sales, null, tw };
+	struct buf b = BUF_INIT(256);
+	struct db_catalog_dest d;
+
+	(void)state;
+	db_catalog_schemas(&b, schemas, 3);
+	assert_string_equal(b.ptr, "{\"sales\",\"null\",\"tw\"}");
+	buf_reset(&b);
+	db_catalog_schemas(&b, schemas, 0);
+	assert_string_equal(b.ptr, "{}");
+	buf_release(&b);
+
+	assert_true(db_catalog_is_data_schema("sales", schemas, 3, "app"));
+	assert_false(db_catalog_is_data_schema("other", schemas, 3, "app"));
+	/* The app schema is never data, even when listed. */
+	assert_false(db_catalog_is_data_schema("tw", schemas, 3, "tw"));
+
+	assert_true(db_catalog_name_valid("out_1"));
+	assert_true(db_catalog_name_valid("_x"));
+	assert_false(db_catalog_name_valid("1x"));
+	assert_false(db_catalog_name_valid("a.b"));
+	assert_false(db_catalog_name_valid("\"x\""));
+	assert_false(db_catalog_name_valid(""));
+
+	/* Nothing under the name: every mode may write. */
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(db_catalog_dest_verdict(&d, "create", false, 1, false),
+			 DB_DEST_OK);
+	assert_int_equal(db_catalog_dest_verdict(&d, "append", true, 1, false),
+			 DB_DEST_OK);
+	/* A published table of user 1. */
+	d.exists = d.is_table = d.published = true;
+	d.owner = 1;
+	assert_int_equal(db_catalog_dest_verdict(&d, "create", false, 1, true),
+			 DB_DEST_EXISTS);
+	assert_int_equal(db_catalog_dest_verdict(&d, "replace", true, 1, true),
+			 DB_DEST_IS_SOURCE);
+	assert_int_equal(db_catalog_dest_verdict(&d, "replace", false, 1,
+						 false),
+			 DB_DEST_OK);
+	assert_int_equal(db_catalog_dest_verdict(&d, "append", false, 2, false),
+			 DB_DEST_NOT_OWNER);
+	assert_int_equal(db_catalog_dest_verdict(&d, "append", false, 2, true),
+			 DB_DEST_OK);
+	/* Not published, or published but no longer a table. */
+	d.published = false;
+	assert_int_equal(db_catalog_dest_verdict(&d, "replace", false, 1, true),
+			 DB_DEST_NOT_OURS);
+	d.published = true;
+	d.is_table = false;
+	assert_int_equal(db_catalog_dest_verdict(&d, "append", false, 1, true),
+			 DB_DEST_NOT_OURS);
+}
+
+static void test_catalog_lookups(void **state)
+{
+	char app[128], data[128], hidden[128];
+	char sql[4096];
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	struct buf arr = BUF_INIT(512);
+	struct db_catalog_dest d;
+	char *schemas[2];
+	bool visible = true;
+	int applied = 0;
+	PGconn *conn;
+
+	(void)state;
+	schema_name(app, sizeof(app), "catapp");
+	schema_name(data, sizeof(data), "catdata");
+	schema_name(hidden, sizeof(hidden), "cathidden");
+	conn = direct_connect();
+	assert_rc(db_migrate(conn, app, &applied, &err), 0, &err);
+	snprintf(sql, sizeof(sql),
+		 "CREATE SCHEMA \"%s\"; CREATE SCHEMA \"%s\";"
+		 " CREATE TABLE \"%s\".t (x int);"
+		 " CREATE VIEW \"%s\".v AS SELECT 1 AS x;"
+		 " CREATE SEQUENCE \"%s\".s;"
+		 " CREATE TABLE \"%s\".t (x int);"
+		 " CREATE TABLE \"%s\".mine (x int);"
+		 " INSERT INTO \"%s\".users (email, password_hash, role)"
+		 " VALUES ('a@example.com', 'x', 'analyst');"
+		 " INSERT INTO \"%s\".published_tables"
+		 " (schema_name, table_name, user_id)"
+		 " SELECT '%s', 'mine', id FROM \"%s\".users;"
+		 " INSERT INTO \"%s\".published_tables"
+		 " (schema_name, table_name, user_id)"
+		 " SELECT '%s', 'v', id FROM \"%s\".users",
+		 data, hidden, data, data, data, hidden, data, app, app, data,
+		 app, app, data, app);
+	query_value(conn, sql);
+	snprintf(sql, sizeof(sql), "SET search_path = \"%s\", pg_catalog", app);
+	query_value(conn, sql);
+
+	/* Visible: tables and views of the data schemas, nothing else. */
+	schemas[0] = data;
+	schemas[1] = app;
+	db_catalog_schemas(&arr, schemas, 2);
+	assert_rc(db_catalog_source_visible(conn, arr.ptr, app, data, "t",
+					    &visible, &err),
+		  0, &err);
+	assert_true(visible);
+	assert_rc(db_catalog_source_visible(conn, arr.ptr, app, data, "v",
+					    &visible, &err),
+		  0, &err);
+	assert_true(visible);
+	assert_rc(db_catalog_source_visible(conn, arr.ptr, app, data, "s",
+					    &visible, &err),
+		  0, &err);
+	assert_false(visible);
+	assert_rc(db_catalog_source_visible(conn, arr.ptr, app, hidden, "t",
+					    &visible, &err),
+		  0, &err);
+	assert_false(visible);
+	/* The app schema is never shown, even when listed as data. */
+	assert_rc(db_catalog_source_visible(conn, arr.ptr, app, app, "users",
+					    &visible, &err),
+		  0, &err);
+	assert_false(visible);
+
+	/* Destinations: what is there, and whose. */
+	assert_rc(db_catalog_dest_lookup(conn, data, "nothing", &d, &err), 0,
+		  &err);
+	assert_false(d.exists);
+	assert_rc(db_catalog_dest_lookup(conn, data, "t", &d, &err), 0, &err);
+	assert_true(d.exists && d.is_table && !d.published);
+	assert_rc(db_catalog_dest_lookup(conn, data, "mine", &d, &err), 0,
+		  &err);
+	assert_true(d.exists && d.is_table && d.published);
+	assert_true(d.owner ==
+		    atoll(query_value(conn, "SELECT min(id) FROM users")));
+	assert_rc(db_catalog_dest_lookup(conn, data, "v", &d, &err), 0, &err);
+	assert_true(d.exists && !d.is_table && d.published);
+	assert_int_equal(db_catalog_dest_verdict(&d, "append", false, d.owner,
+						 false),
+			 DB_DEST_NOT_OURS);
+
+	PQfinish(conn);
+	buf_release(&arr);
+	buf_release(&err);
+}
+
 /* --- migrations ---------------------------------------------------------- */
 
 static void test_migrate_applies_once(void **state)
@@ -857,6 +1202,11 @@ int main(void)
 		cmocka_unit_test(test_url_parameters_are_kept),
 		cmocka_unit_test(test_release_rolls_back),
 		cmocka_unit_test(test_errors_map_through_sqlstate),
+		cmocka_unit_test(test_tx_commit_and_rollback),
+		cmocka_unit_test(test_tx_nested_and_custom_begin),
+		cmocka_unit_test(test_col_i64),
+		cmocka_unit_test(test_catalog_rules),
+		cmocka_unit_test(test_catalog_lookups),
 		cmocka_unit_test(test_pool_exhaustion_times_out),
 		cmocka_unit_test(test_terminated_backend_reconnects),
 		cmocka_unit_test(test_migrate_applies_once),
