@@ -203,3 +203,24 @@ def test_the_link_checker_sees_a_broken_link(tmp_path: Path) -> None:
     assert len(problems) == 5, text
     for needle in ("../shared", "nothing-here.md", "#no-such-part", "leaves", "absolute"):
         assert needle in text
+
+
+def test_architecture_draws_the_layering_that_checksrc_enforces() -> None:
+    """docs/architecture.md's table of includes is scripts/checksrc.sh's."""
+    script = (ROOT / "scripts" / "checksrc.sh").read_text(encoding="utf-8")
+    enforced = {
+        m.group(1): set(m.group(2).split())
+        for m in re.finditer(r"^\s*\[(\w+)\]=\"([^\"]*)\"", script, re.M)
+    }
+    assert "core" in enforced and "main" in enforced
+    drawn: dict[str, set[str]] = {}
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = text.split("## Modules and layers", 1)[1].split("\n## ", 1)[0]
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 2 or not cells[0].startswith("`"):
+            continue
+        deps = set() if cells[1].startswith("nothing") else set(cells[1].split(", "))
+        for name in cells[0].split(", "):
+            drawn[name.strip("`").removesuffix(".c")] = deps
+    assert drawn == enforced
