@@ -80,13 +80,14 @@ if [ "${TW_TEST_QUICK:-0}" != 1 ]; then
     TW_TEST_BINARY=$root/build-tsan/tablewright "$py" -m pytest -q \
       --basetemp="$basetemp/$(basename "$1" .py)" "$@"
   }
-  worker_slots="test_job_runs_through_queued_running_succeeded_with_live_events or
-    test_outcomes_are_classified or test_cancel_running_job_kills_its_tree_within_2s or
-    test_two_workers_fifty_jobs_each_runs_once or test_graceful_stop_finishes_running_jobs or
-    test_graceful_stop_cancels_jobs_past_the_deadline"
+  worker_slots=(test_job_runs_through_queued_running_succeeded_with_live_events
+    test_outcomes_are_classified test_cancel_running_job_kills_its_tree_within_2s
+    test_two_workers_fifty_jobs_each_runs_once test_graceful_stop_finishes_running_jobs
+    test_graceful_stop_cancels_jobs_past_the_deadline)
+  worker_slots=$(printf ' or %s' "${worker_slots[@]}")
   tsan_pytest tests/integration/test_jobs_api.py -k "events or stream" || failed+=(tsan-events)
   tsan_pytest tests/integration/test_security_jobs.py -k stream || failed+=(tsan-streams)
-  tsan_pytest tests/integration/test_worker.py -k "$worker_slots" || failed+=(tsan-worker)
+  tsan_pytest tests/integration/test_worker.py -k "${worker_slots# or }" || failed+=(tsan-worker)
   if ! sanitizer_reports "$basetemp" 'WARNING: ThreadSanitizer'; then failed+=(tsan-reports); fi
   rm -rf "$basetemp"
 fi
