@@ -102,23 +102,8 @@ int api_exec(struct http_request *req, PGconn *conn, const char *sql,
 	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 /*
- * API_VISIBLE_RELATION is the rule for which relations the API shows and
- * reads, for c (pg_class) and n (pg_namespace): $1 the data schemas as a
- * text[] (api_data_schemas_param()), $2 the app schema, never shown.
- * Tables, partitioned tables, views, materialized views and foreign tables
- * the database lets us read.
- */
-#define API_VISIBLE_RELATION                                \
-	" n.nspname = ANY ($1::text[]) AND n.nspname <> $2" \
-	" AND n.nspname NOT LIKE 'pg\\_%'"                  \
-	" AND n.nspname <> 'information_schema'"            \
-	" AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"       \
-	" AND has_schema_privilege(n.oid, 'USAGE')"         \
-	" AND has_table_privilege(c.oid, 'SELECT')"
-
-/*
  * api_data_schemas_param() is TW_DATA_SCHEMAS as a text[] literal for
- * API_VISIBLE_RELATION's $1 (arena memory).
+ * DB_CATALOG_VISIBLE's $1 (db_catalog_schemas(), in arena memory).
  */
 const char *api_data_schemas_param(struct http_request *req);
 

@@ -145,8 +145,7 @@ json_t *api_col_int(const PGresult *res, int row, int col)
 	json_t *v = NULL;
 
 	if (!PQgetisnull(res, row, col))
-		v = json_integer((json_int_t)strtoll(PQgetvalue(res, row, col),
-						     NULL, 10));
+		v = json_integer((json_int_t)db_col_i64_or(res, row, col, 0));
 	return v ? v : json_null();
 }
 

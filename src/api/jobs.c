@@ -210,28 +210,6 @@ static const char script_sql[] = "SELECT s.current_version FROM scripts s"
 				 " WHERE s.id = $1 AND s.deleted_at IS NULL"
 				 " AND ($2::bigint IS NULL OR s.user_id = $2)";
 
-/*
- * A relation the table explorer shows (API_VISIBLE_RELATION: $1 the data
- * schemas, $2 the app schema) named $3.$4.
- */
-static const char source_sql[] = "SELECT 1 FROM pg_class c JOIN pg_namespace n "
-				 "ON n.oid = c.relnamespace"
-				 " WHERE n.nspname = $3 AND c.relname = $4 "
-				 "AND" API_VISIBLE_RELATION;
-
-/*
- * Any relation named $2 in the output schema ($1), table or not: whether
- * it is a table (ordinary or partitioned) and, when Tablewright created it,
- * its owner from published_tables.
- */
-static const char dest_sql[] = "SELECT c.relkind IN ('r', 'p'), p.user_id"
-			       " FROM pg_class c"
-			       " JOIN pg_namespace n ON n.oid = c.relnamespace"
-			       " LEFT JOIN published_tables p"
-			       " ON p.schema_name = n.nspname"
-			       " AND p.table_name = c.relname"
-			       " WHERE n.nspname = $1 AND c.relname = $2";
-
 /* What a submission says, checked. */
 struct job_request {
 	int64_t script_id;
@@ -250,8 +228,6 @@ static int check_source(struct http_request *req, struct job_request *jr)
 {
 	const struct cfg *cfg = ((struct api_app *)req->app)->cfg;
 	const char *dot = strchr(jr->source, '.');
-	bool known = false;
-	size_t i;
 	int rc = 0;
 
 	if (!dot) {
@@ -269,11 +245,8 @@ static int check_source(struct http_request *req, struct job_request *jr)
 				 "matching ^[A-Za-z_][A-Za-z0-9_]{0,62}$");
 		goto out;
 	}
-	for (i = 0; i < cfg->n_data_schemas; i++) {
-		if (!strcmp(cfg->data_schemas[i], jr->source_schema))
-			known = true;
-	}
-	if (!known || !strcmp(jr->source_schema, cfg->app_schema))
+	if (!db_catalog_is_data_schema(jr->source_schema, cfg->data_schemas,
+				       cfg->n_data_schemas, cfg->app_schema))
 		rc = reply_field(req, "source_table",
 				 "schema \"%s\" is not one of the data schemas",
 				 jr->source_schema);
@@ -326,84 +299,89 @@ static int parse_create(struct http_request *req, struct job_request *jr)
 	rc = check_source(req, jr);
 	if (rc < 0)
 		goto out;
-	if (!str_ident_valid(jr->destination))
-		rc = reply_field(req, "destination_table",
-				 "destination_table must match "
-				 "^[A-Za-z_][A-Za-z0-9_]{0,62}$");
+	if (!db_catalog_name_valid(jr->destination))
+		rc = reply_field(
+			req, "destination_table",
+			"destination_table must match " DB_CATALOG_NAME_RULE);
 out:
 	return rc;
 }
 
 /*
- * check_destination() decides on a destination that exists, from a row of
- * dest_sql: mode create never writes over it; replace and append only
- * write to a table that Tablewright created, that the caller's jobs made
- * (an admin's, any), and that is not the job's own source. Each refusal is
- * 409 on destination_table. The publisher checks again when it writes: a
- * table created or dropped in between is caught there.
+ * check_destination() replies to what db_catalog_dest_verdict() refuses
+ * for an existing destination (the published_tables rule): mode create
+ * never writes over it; replace and append only write to a table that
+ * Tablewright created, that the caller's jobs made (an admin's, any), and
+ * that is not the job's own source. Each refusal is 409 on
+ * destination_table. The publisher checks again when it writes: a table
+ * created or dropped in between is caught there.
  */
 static int check_destination(struct http_request *req,
-			     const struct job_request *jr, const PGresult *res)
+			     const struct job_request *jr,
+			     const struct db_catalog_dest *dest)
 {
 	const struct cfg *cfg = ((struct api_app *)req->app)->cfg;
 	const struct auth_user *me = req->auth;
 	const char *schema = cfg->output_schema;
-	bool is_table = !strcmp(PQgetvalue(res, 0, 0), "t");
-	bool published = !PQgetisnull(res, 0, 1);
-	int64_t owner = published ? strtoll(PQgetvalue(res, 0, 1), NULL, 10)
-				  : 0;
+	bool is_source = !strcmp(jr->source_schema, schema) &&
+			 !strcmp(jr->source_name, jr->destination);
+	bool admin = auth_role_bit(me->role) == AUTH_ROLE_ADMIN;
+	const char *verb = !strcmp(jr->mode, "replace") ? "replace"
+							: "append to";
 	int rc = 0;
 
-	if (!strcmp(jr->mode, "create")) {
+	switch (db_catalog_dest_verdict(dest, jr->mode, is_source, me->id,
+					admin)) {
+	case DB_DEST_OK:
+		break;
+	case DB_DEST_EXISTS:
 		rc = api_reply_conflict(req, "destination_table",
 					"%s.%s already exists; use another "
 					"name%s",
 					schema, jr->destination,
-					published ? ", or mode replace or "
-						    "append"
-						  : "");
-	} else if (!strcmp(jr->source_schema, schema) &&
-		   !strcmp(jr->source_name, jr->destination)) {
+					dest->published ? ", or mode replace "
+							  "or append"
+							: "");
+		break;
+	case DB_DEST_IS_SOURCE:
 		rc = api_reply_conflict(req, "destination_table",
 					"%s.%s is the job's source; a job "
 					"may not %s its own source",
-					schema, jr->destination,
-					!strcmp(jr->mode, "replace") ? "replace"
-								     : "append "
-								       "to");
-	} else if (!published || !is_table) {
+					schema, jr->destination, verb);
+		break;
+	case DB_DEST_NOT_OURS:
 		rc = api_reply_conflict(req, "destination_table",
 					"%s.%s is not a table Tablewright "
 					"created; mode %s only writes to "
 					"tables that jobs created",
 					schema, jr->destination, jr->mode);
-	} else if (owner != me->id &&
-		   auth_role_bit(me->role) != AUTH_ROLE_ADMIN) {
+		break;
+	case DB_DEST_NOT_OWNER:
 		rc = api_reply_conflict(req, "destination_table",
 					"%s.%s was created by another user's "
 					"job; only its owner (or an admin) "
 					"may %s it",
-					schema, jr->destination,
-					!strcmp(jr->mode, "replace") ? "replace"
-								     : "append "
-								       "to");
+					schema, jr->destination, verb);
+		break;
 	}
 	return rc;
 }
 
 /*
  * check_targets() checks what the submission names in the database: the
- * script (its current version into *version), the source, and, when the
- * destination exists, that the mode may write to it (check_destination()).
- * Replies at the first problem.
+ * script (its current version into *version), the source (a relation the
+ * table explorer shows), and, when the destination exists, that the mode
+ * may write to it (check_destination()). Replies at the first problem.
  */
 static int check_targets(struct http_request *req, PGconn *conn,
 			 const struct job_request *jr, int *version)
 {
 	const struct cfg *cfg = ((struct api_app *)req->app)->cfg;
 	struct buf err = BUF_INIT(BUF_SMALL_CAP);
-	const char *params[4];
+	struct db_catalog_dest dest;
+	const char *params[2];
 	PGresult *res = NULL;
+	bool visible = false;
 	int rc;
 
 	params[0] = arena_printf(req->arena, "%" PRId64, jr->script_id);
@@ -415,29 +393,25 @@ static int check_targets(struct http_request *req, PGconn *conn,
 		rc = reply_field(req, "script_id", "no such script");
 		goto out;
 	}
-	*version = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	*version = (int)db_col_i64_or(res, 0, 0, 0);
 
-	params[0] = api_data_schemas_param(req);
-	params[1] = cfg->app_schema;
-	params[2] = jr->source_schema;
-	params[3] = jr->source_name;
-	rc = api_exec(req, conn, source_sql, 4, params, &res, &err);
+	rc = db_catalog_source_visible(conn, api_data_schemas_param(req),
+				       cfg->app_schema, jr->source_schema,
+				       jr->source_name, &visible, &err);
 	if (rc < 0)
 		goto fail;
-	if (PQntuples(res) == 0) {
+	if (!visible) {
 		rc = reply_field(req, "source_table",
 				 "no such table in the data schemas: %s",
 				 jr->source);
 		goto out;
 	}
 
-	params[0] = cfg->output_schema;
-	params[1] = jr->destination;
-	rc = api_exec(req, conn, dest_sql, 2, params, &res, &err);
+	rc = db_catalog_dest_lookup(conn, cfg->output_schema, jr->destination,
+				    &dest, &err);
 	if (rc < 0)
 		goto fail;
-	if (PQntuples(res) > 0)
-		rc = check_destination(req, jr, res);
+	rc = check_destination(req, jr, &dest);
 	goto out;
 fail:
 	http_reply_error(req, rc, "could not check the job: %s", err.ptr);
@@ -847,7 +821,7 @@ static enum http_sse_next job_events_poll(void *arg, struct buf *out)
 				 "send; skipped",
 				 js->id, PQgetvalue(res, i, 0));
 		}
-		js->last_seq = strtol(PQgetvalue(res, i, 0), NULL, 10);
+		js->last_seq = (long)db_col_i64_or(res, i, 0, 0);
 		if (!strcmp(kind, QUEUE_EVENT_STATUS) &&
 		    is_final_status(data)) {
 			next = HTTP_SSE_END;

@@ -326,15 +326,14 @@ static int save_tx(struct http_request *req, PGconn *conn, const char *id,
 	const char *me_id = arena_printf(req->arena, "%" PRId64, me->id);
 	const char *params[3];
 	PGresult *r = NULL;
-	bool open = false;
+	struct db_tx tx;
 	int rc;
 
 	*res = NULL;
 	*owner_out = NULL;
-	rc = api_exec(req, conn, "BEGIN", 0, NULL, NULL, err);
+	rc = db_tx_begin(&tx, conn, err);
 	if (rc < 0)
 		goto fail;
-	open = true;
 	if (!id) {
 		*owner_out = me_id;
 		params[0] = me_id;
@@ -373,11 +372,9 @@ static int save_tx(struct http_request *req, PGconn *conn, const char *id,
 	rc = api_exec(req, conn, get_sql, 2, params, res, err);
 	if (rc < 0)
 		goto fail;
-	rc = api_exec(req, conn, "COMMIT", 0, NULL, NULL, err);
-	open = false;
+	rc = db_tx_commit(&tx, err);
 fail:
-	if (open)
-		db_exec(conn, "ROLLBACK", 0, NULL, NULL, NULL);
+	db_tx_rollback(&tx);
 	return rc;
 }
 

@@ -66,7 +66,11 @@
 #define NUM_INT8 'i'
 #define NUM_NUMERIC 'n'
 
-/* Opens every request's transaction; one round trip. */
+/*
+ * Opens every request's transaction; one round trip. A failure leaves the
+ * transaction to db_release(), which rolls it back (a rows query may have
+ * left results unread, which a ROLLBACK here could not get past).
+ */
 #define BEGIN_SQL                                                        \
 	"BEGIN READ ONLY; SET LOCAL statement_timeout = '10s';"          \
 	" SET LOCAL TimeZone = 'UTC'; SET LOCAL extra_float_digits = 1;" \
@@ -74,9 +78,6 @@
 	" SET LOCAL search_path = pg_catalog, pg_temp"
 
 static const char begin_sql[] = BEGIN_SQL;
-
-/* The relations the explorer shows: API_VISIBLE_RELATION (api_int.h). */
-#define VISIBLE API_VISIBLE_RELATION
 
 /*
  * The planner's row estimate: reltuples, -1 (never analysed) being NULL;
@@ -105,7 +106,7 @@ static const char begin_sql[] = BEGIN_SQL;
 
 #define LIST_SQL                                                 \
 	"SELECT n.nspname, c.relname, c.relkind::text," EST_ROWS \
-	"," SIZE_BYTES FROM_CLASS " WHERE" VISIBLE ORDER_LIST
+	"," SIZE_BYTES FROM_CLASS " WHERE" DB_CATALOG_VISIBLE ORDER_LIST
 
 static const char list_sql[] = LIST_SQL;
 
@@ -144,7 +145,8 @@ static const char list_sql[] = LIST_SQL;
 	" c.relispopulated, a.attname,"                                     \
 	" format_type(a.atttypid, a.atttypmod), NOT a.attnotnull," NUM_KIND \
 	"," PK_POS FROM_CLASS JOIN_COLUMNS                                  \
-	" WHERE n.nspname = $3 AND c.relname = $4 AND" VISIBLE ORDER_ATTNUM
+	" WHERE n.nspname = $3 AND c.relname = $4 AND" DB_CATALOG_VISIBLE   \
+		ORDER_ATTNUM
 
 static const char lookup_sql[] = LOOKUP_SQL;
 
@@ -204,38 +206,19 @@ static const char *kind_name(char relkind)
 }
 
 /*
- * Each element is double-quoted (an unquoted element "null" would be a
- * NULL). The names passed str_ident_valid() when the configuration was
- * read, so none holds a quote or a backslash.
+ * The names passed str_ident_valid() when the configuration was read, so
+ * none holds a quote or a backslash.
  */
 const char *api_data_schemas_param(struct http_request *req)
 {
 	const struct cfg *cfg = ((struct api_app *)req->app)->cfg;
 	struct buf b = BUF_INIT(CFG_MAX_SCHEMAS * 80 + 8);
 	const char *out;
-	size_t i;
 
-	buf_addch(&b, '{');
-	for (i = 0; i < cfg->n_data_schemas; i++)
-		buf_addf(&b, "%s\"%s\"", i ? "," : "", cfg->data_schemas[i]);
-	buf_addch(&b, '}');
+	db_catalog_schemas(&b, cfg->data_schemas, cfg->n_data_schemas);
 	out = arena_strdup(req->arena, b.ptr);
 	buf_release(&b);
 	return out;
-}
-
-/*
- * read_only_begin() opens the request's transaction (begin_sql). A failure
- * leaves the transaction to db_release(), which rolls it back.
- */
-static int read_only_begin(PGconn *conn, struct buf *err)
-{
-	PGresult *res = PQexec(conn, begin_sql);
-	int rc;
-
-	rc = db_result_check(res, err);
-	PQclear(res);
-	return rc;
 }
 
 static const char *value_or_null(const PGresult *res, int row, int col)
@@ -289,10 +272,7 @@ static int table_lookup(struct http_request *req, PGconn *conn,
 		c->type = PQgetvalue(res, i, LK_TYPE);
 		c->nullable = PQgetvalue(res, i, LK_NULLABLE)[0] == 't';
 		c->num = PQgetvalue(res, i, LK_NUM)[0];
-		c->pk_pos =
-			PQgetisnull(res, i, LK_PK)
-				? -1
-				: strtol(PQgetvalue(res, i, LK_PK), NULL, 10);
+		c->pk_pos = (long)db_col_i64_or(res, i, LK_PK, -1);
 		c->ident = str_ident_valid(c->name);
 	}
 	t->ncols = n;
@@ -362,6 +342,7 @@ static const char *const list_query[] = { NULL };
 
 int api_tables_list(struct http_request *req)
 {
+	struct db_tx tx;
 	const struct cfg *cfg = ((struct api_app *)req->app)->cfg;
 	struct buf err = BUF_INIT(BUF_SMALL_CAP);
 	const char *params[2];
@@ -379,11 +360,11 @@ int api_tables_list(struct http_request *req)
 		goto out;
 	params[0] = api_data_schemas_param(req);
 	params[1] = cfg->app_schema;
-	rc = read_only_begin(conn, &err);
+	rc = db_tx_begin_sql(&tx, conn, begin_sql, &err);
 	if (rc == 0)
 		rc = api_exec(req, conn, list_sql, 2, params, &res, &err);
 	if (rc == 0)
-		rc = db_exec(conn, "COMMIT", 0, NULL, NULL, &err);
+		rc = db_tx_commit(&tx, &err);
 	if (rc < 0) {
 		reply_lookup_error(req, rc, &err);
 		goto out;
@@ -416,6 +397,7 @@ static const char *const get_query[] = { NULL };
 
 int api_tables_get(struct http_request *req)
 {
+	struct db_tx tx;
 	struct buf err = BUF_INIT(BUF_SMALL_CAP);
 	const char *schema, *name;
 	struct tbl_info t;
@@ -432,11 +414,11 @@ int api_tables_get(struct http_request *req)
 	rc = api_db_acquire(req, &conn);
 	if (rc < 0)
 		goto out;
-	rc = read_only_begin(conn, &err);
+	rc = db_tx_begin_sql(&tx, conn, begin_sql, &err);
 	if (rc == 0)
 		rc = table_lookup(req, conn, schema, name, &t, &err);
 	if (rc == 0)
-		rc = db_exec(conn, "COMMIT", 0, NULL, NULL, &err);
+		rc = db_tx_commit(&tx, &err);
 	if (rc < 0) {
 		reply_lookup_error(req, rc, &err);
 		goto out;
@@ -920,6 +902,7 @@ out:
 
 int api_tables_rows(struct http_request *req)
 {
+	struct db_tx tx;
 	struct buf err = BUF_INIT(BUF_SMALL_CAP);
 	struct buf sql = BUF_INIT(ROWS_SQL_CAP);
 	struct buf page = BUF_INIT(ROWS_PAGE_CAP);
@@ -940,7 +923,7 @@ int api_tables_rows(struct http_request *req)
 	rc = api_db_acquire(req, &conn);
 	if (rc < 0)
 		goto out;
-	rc = read_only_begin(conn, &err);
+	rc = db_tx_begin_sql(&tx, conn, begin_sql, &err);
 	if (rc == 0)
 		rc = table_lookup(req, conn, schema, name, &t, &err);
 	if (rc < 0) {
@@ -992,7 +975,7 @@ int api_tables_rows(struct http_request *req)
 		rc = buf_addf(&page, "],\"limit\":%ld,\"offset\":%ld}",
 			      args.limit, args.offset);
 	if (rc == 0)
-		rc = db_exec(conn, "COMMIT", 0, NULL, NULL, &err);
+		rc = db_tx_commit(&tx, &err);
 	if (rc < 0) {
 		reply_rows_error(req, rc, sqlstate, args.order_by != NULL,
 				 args.order_by, &err);

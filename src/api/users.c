@@ -201,14 +201,13 @@ static int apply_patch(PGconn *conn, int64_t id, const char *role, int disabled,
 		       const char *password, int cost, struct buf *err)
 {
 	bool both = password && (role || disabled != -1);
-	bool open = false;
+	struct db_tx tx = { .open = false };
 	int rc = 0;
 
 	if (both) {
-		rc = db_exec(conn, "BEGIN", 0, NULL, NULL, err);
+		rc = db_tx_begin(&tx, conn, err);
 		if (rc < 0)
 			goto fail;
-		open = true;
 	}
 	if (role || disabled != -1) {
 		rc = auth_user_update(conn, id, role, disabled, err);
@@ -220,13 +219,10 @@ static int apply_patch(PGconn *conn, int64_t id, const char *role, int disabled,
 		if (rc < 0)
 			goto fail;
 	}
-	if (open) {
-		rc = db_exec(conn, "COMMIT", 0, NULL, NULL, err);
-		open = false;
-	}
+	if (tx.open)
+		rc = db_tx_commit(&tx, err);
 fail:
-	if (open)
-		db_exec(conn, "ROLLBACK", 0, NULL, NULL, NULL);
+	db_tx_rollback(&tx);
 	return rc;
 }
 
