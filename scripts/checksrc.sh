@@ -41,9 +41,10 @@ done
 # always allowed). Derived from the includes of the tree as it was when the
 # check was written; the graph is acyclic, and the check below keeps it so.
 # core and platform know nothing above them, http knows neither db nor auth,
-# the worker knows no HTTP, and only main.c (the module "main") sees the
-# whole. A new edge is a design decision: add it here, in the same commit,
-# with a word in docs/architecture.md if it changes the picture.
+# the worker knows no HTTP, and only main.c (the module "main") puts the
+# server and the worker together. A new edge is a design decision: add it
+# here and to the table of docs/architecture.md, in the same commit
+# (tests/integration/test_docs.py compares the two).
 declare -A layers=(
   [core]=""
   [platform]="core"
