@@ -1,6 +1,6 @@
 /*
- * api_int.h - handlers shared between the resource files and routes.c, and
- * the helpers the resource files share.
+ * api_int.h - the handlers of the resource files, which routes.c names, and
+ * the helpers the resource files share (common.c).
  */
 #ifndef TW_API_API_INT_H
 #define TW_API_API_INT_H
@@ -21,6 +21,23 @@ int api_auth_login(struct http_request *req);
 int api_auth_me(struct http_request *req);
 int api_auth_password(struct http_request *req);
 int api_auth_logout(struct http_request *req);
+
+/* The longest password a login body may carry (longer ones are 422). */
+#define API_LOGIN_PASSWORD_MAX 1024
+
+/*
+ * api_login_parse() parses and checks a login body, {"email","password"}
+ * and nothing else, without touching the request (a libFuzzer target
+ * drives it: tests/fuzz/fuzz_login_body.c). On success email holds the
+ * normalised address (auth_check_email()) and password the password's
+ * bytes (1 to API_LOGIN_PASSWORD_MAX, no NUL); both are reset first, so
+ * their caps must be at least AUTH_EMAIL_MAX + 1 and
+ * API_LOGIN_PASSWORD_MAX + 1. Errors, with one line in err: TW_EINVAL when
+ * the body is not a JSON object (400), TW_EVALIDATION for an unknown,
+ * missing or mistyped field or a malformed email (422).
+ */
+int api_login_parse(const char *body, size_t len, struct buf *email,
+		    struct buf *password, struct buf *err);
 
 /* users.c */
 int api_users_list(struct http_request *req);
@@ -49,28 +66,14 @@ int api_jobs_logs(struct http_request *req);
 int api_jobs_events(struct http_request *req);
 int api_jobs_cancel(struct http_request *req);
 
-/* The longest password a login body may carry (longer ones are 422). */
-#define API_LOGIN_PASSWORD_MAX 1024
+/* --- common.c ------------------------------------------------------------ */
 
 /*
- * api_login_parse() parses and checks a login body, {"email","password"}
- * and nothing else, without touching the request (a libFuzzer target
- * drives it: tests/fuzz/fuzz_login_body.c). On success email holds the
- * normalised address (auth_check_email()) and password the password's
- * bytes (1 to API_LOGIN_PASSWORD_MAX, no NUL); both are reset first, so
- * their caps must be at least AUTH_EMAIL_MAX + 1 and
- * API_LOGIN_PASSWORD_MAX + 1. Errors, with one line in err: TW_EINVAL when
- * the body is not a JSON object (400), TW_EVALIDATION for an unknown,
- * missing or mistyped field or a malformed email (422).
+ * The helpers every resource file may use, all in common.c. Call them by
+ * these names (a #define that renames one in a handler file defeats grep).
+ * Those that take the request reply themselves when they fail and return
+ * the error.
  */
-int api_login_parse(const char *body, size_t len, struct buf *email,
-		    struct buf *password, struct buf *err);
-
-/*
- * api_user_json() is a user as the API shows it:
- * {"id","email","role","disabled","created_at"}. A new reference.
- */
-json_t *api_user_json(const struct auth_user *u);
 
 /*
  * api_db_acquire() takes a pooled connection for a handler, or replies
@@ -78,12 +81,8 @@ json_t *api_user_json(const struct auth_user *u);
  */
 int api_db_acquire(struct http_request *req, PGconn **conn);
 
-/*
- * api_parse_id() parses a positive decimal integer no larger than max, with
- * nothing around it ("12", not "+12", "1e3", " 1" or "0"): path ids and
- * cursors. TW_EINVAL otherwise.
- */
-int api_parse_id(const char *s, int64_t max, int64_t *out);
+/* Returns conn to the pool; failed says the last statement failed. */
+void api_db_release(struct http_request *req, PGconn *conn, bool failed);
 
 /*
  * api_exec() is db_exec() with the result, when there is one, owned by the
@@ -92,6 +91,70 @@ int api_parse_id(const char *s, int64_t max, int64_t *out);
 int api_exec(struct http_request *req, PGconn *conn, const char *sql,
 	     int nparams, const char *const *params, PGresult **res,
 	     struct buf *err);
+
+/*
+ * api_parse_id() parses a positive decimal integer no larger than max, with
+ * nothing around it ("12", not "+12", "1e3", " 1" or "0"): path ids and
+ * cursors. TW_EINVAL otherwise.
+ */
+int api_parse_id(const char *s, int64_t max, int64_t *out);
+
+/* Lists: ?limit= from 1 to API_LIMIT_MAX, API_LIMIT_DEFAULT when absent. */
+#define API_LIMIT_DEFAULT 50
+#define API_LIMIT_MAX 500
+
+/*
+ * api_path_id() reads the path parameter name as an id no larger than max:
+ * *text gets its canonical decimal (arena memory, for a query parameter)
+ * and *id (may be NULL) its value. Anything else is 404 "no such <what>":
+ * /jobs/abc names no job, as /jobs/999 does not.
+ *
+ * api_page_args() reads ?limit= and ?cursor= (absent or empty for the first
+ * page, else an id up to cursor_max, as this API returned it), 422 when
+ * either is malformed; *cursor is NULL for the first page. Lists are newest
+ * first, keyset-paged on id DESC: users, scripts, versions and jobs.
+ */
+int api_path_id(struct http_request *req, const char *name, const char *what,
+		int64_t max, const char **text, int64_t *id);
+int api_page_args(struct http_request *req, int64_t cursor_max, long *limit,
+		  const char **cursor);
+
+/*
+ * api_owner_filter() is who sees what, for scripts and jobs: the caller's
+ * id as a query parameter (arena memory) when the caller sees only their
+ * own rows, NULL when every owner's (admins and viewers, who read all). A
+ * role it does not know sees only its own, so a new role fails closed.
+ */
+const char *api_owner_filter(struct http_request *req);
+
+/*
+ * api_may_write() replies 403 to a viewer. routes.c already keeps viewers
+ * off the write routes; this keeps a mistake there from opening them.
+ */
+int api_may_write(struct http_request *req);
+
+/*
+ * api_load_visible() is the read of one row by its path {id}: sql takes $1
+ * the id and $2 owner (api_owner_filter(), or a stricter filter for
+ * changes). A malformed id, or no row (missing or not the caller's), is
+ * 404 "no such <what>". On success *res holds the row (arena-owned) and
+ * *conn a pooled connection; the caller releases *conn with
+ * api_db_release() on success and failure alike (it may be NULL).
+ */
+int api_load_visible(struct http_request *req, const char *what,
+		     const char *sql, const char *owner, PGconn **conn,
+		     PGresult **res);
+
+/*
+ * api_reply_field() replies 422 validation_failed with "details":
+ * {"field": field} and returns TW_EVALIDATION; api_reply_conflict() is the
+ * same as 409 conflict (TW_ECONFLICT), for a field that names something
+ * whose state forbids the request.
+ */
+int api_reply_field(struct http_request *req, const char *field,
+		    const char *fmt, ...) TW_PRINTF(3, 4);
+int api_reply_conflict(struct http_request *req, const char *field,
+		       const char *fmt, ...) TW_PRINTF(3, 4);
 
 /*
  * API_UTC(col) is SQL that renders a timestamptz column as the API shows
@@ -108,62 +171,6 @@ int api_exec(struct http_request *req, PGconn *conn, const char *sql,
 const char *api_data_schemas_param(struct http_request *req);
 
 /*
- * api_owner_filter() is who sees what, for scripts and jobs: the caller's
- * id as a query parameter (arena memory) when the caller sees only their
- * own rows, NULL when every owner's (admins and viewers, who read all). A
- * role it does not know sees only its own, so a new role fails closed.
- */
-const char *api_owner_filter(struct http_request *req);
-
-/* Lists: ?limit= from 1 to API_LIMIT_MAX, API_LIMIT_DEFAULT when absent. */
-#define API_LIMIT_DEFAULT 50
-#define API_LIMIT_MAX 500
-
-/*
- * The helpers of common.c. Each replies itself when it fails and returns
- * the error.
- *
- * api_path_id() reads the path parameter name as an id no larger than max:
- * *text gets its canonical decimal (arena memory, for a query parameter)
- * and *id (may be NULL) its value. Anything else is 404 "no such <what>":
- * /jobs/abc names no job, as /jobs/999 does not.
- *
- * api_page_args() reads ?limit= and ?cursor= (absent or empty for the first
- * page, else an id up to cursor_max, as this API returned it), 422 when
- * either is malformed; *cursor is NULL for the first page.
- *
- * api_may_write() replies 403 to a viewer. routes.c already keeps viewers
- * off the write routes; this keeps a mistake there from opening them.
- *
- * api_reply_field() replies 422 validation_failed with "details":
- * {"field": field} and returns TW_EVALIDATION; api_reply_conflict() is the
- * same as 409 conflict (TW_ECONFLICT), for a field that names something
- * whose state forbids the request.
- */
-int api_path_id(struct http_request *req, const char *name, const char *what,
-		int64_t max, const char **text, int64_t *id);
-int api_page_args(struct http_request *req, int64_t cursor_max, long *limit,
-		  const char **cursor);
-int api_may_write(struct http_request *req);
-
-/*
- * api_load_visible() is the read of one row by its path {id}: sql takes $1
- * the id and $2 owner (api_owner_filter(), or a stricter filter for
- * changes). A malformed id, or no row (missing or not the caller's), is
- * 404 "no such <what>". On success *res holds
- * the row (arena-owned) and *conn a pooled connection; the caller releases
- * *conn with api_db_release() on success and failure alike (it may be
- * NULL).
- */
-int api_load_visible(struct http_request *req, const char *what,
-		     const char *sql, const char *owner, PGconn **conn,
-		     PGresult **res);
-int api_reply_field(struct http_request *req, const char *field,
-		    const char *fmt, ...) TW_PRINTF(3, 4);
-int api_reply_conflict(struct http_request *req, const char *field,
-		       const char *fmt, ...) TW_PRINTF(3, 4);
-
-/*
  * A result column as JSON (a new reference; SQL NULL is null): integer,
  * double, text (as read), and boolean ("t").
  */
@@ -172,7 +179,10 @@ json_t *api_col_real(const PGresult *res, int row, int col);
 json_t *api_col_str(const PGresult *res, int row, int col);
 json_t *api_col_bool(const PGresult *res, int row, int col);
 
-/* Returns conn to the pool; failed says the last statement failed. */
-void api_db_release(struct http_request *req, PGconn *conn, bool failed);
+/*
+ * api_user_json() is a user as the API shows it:
+ * {"id","email","role","disabled","created_at"}. A new reference.
+ */
+json_t *api_user_json(const struct auth_user *u);
 
 #endif

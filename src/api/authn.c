@@ -16,9 +16,6 @@
  * itself. A valid token whose role the route does not allow is 403.
  */
 
-/* How long a request waits for a pooled database connection. */
-#define API_ACQUIRE_MS 5000
-
 static const char invalid_token[] = "invalid or expired token";
 
 /*
@@ -48,40 +45,6 @@ static int reject(struct http_request *req, const char *why)
 		 req->path, req->client_addr ? req->client_addr : "unknown",
 		 why);
 	return http_reply_error(req, TW_EUNAUTH, "%s", invalid_token);
-}
-
-int api_db_acquire(struct http_request *req, PGconn **conn)
-{
-	struct api_app *app = req->app;
-	struct buf err = BUF_INIT(BUF_SMALL_CAP);
-	int rc;
-
-	*conn = NULL;
-	if (!app || !app->db) {
-		buf_errf(&err, "no database is configured");
-		rc = TW_EUNAVAIL;
-	} else {
-		rc = db_acquire(app->db, API_ACQUIRE_MS, conn, &err);
-	}
-	if (rc < 0)
-		http_reply_error(req, rc,
-				 "could not get a database connection: %s",
-				 err.ptr);
-	buf_release(&err);
-	return rc;
-}
-
-void api_db_release(struct http_request *req, PGconn *conn, bool failed)
-{
-	struct api_app *app = req->app;
-
-	/*
-	 * A failed statement usually leaves a healthy session (db_release()
-	 * rolls back an open transaction); only a lost one is broken.
-	 */
-	if (conn)
-		db_release(app->db, conn,
-			   failed && PQstatus(conn) != CONNECTION_OK);
 }
 
 int api_authenticate(struct http_request *req, const struct http_route *route)
@@ -158,55 +121,4 @@ int api_authenticate(struct http_request *req, const struct http_route *route)
 out:
 	buf_release(&err);
 	return rc;
-}
-
-static void pgresult_free(void *res)
-{
-	PQclear(res);
-}
-
-int api_exec(struct http_request *req, PGconn *conn, const char *sql,
-	     int nparams, const char *const *params, PGresult **res,
-	     struct buf *err)
-{
-	PGresult *r = NULL;
-	int rc;
-
-	rc = db_exec(conn, sql, nparams, params, &r, err);
-	if (r)
-		arena_on_free(req->arena, pgresult_free, r);
-	if (res)
-		*res = r;
-	return rc;
-}
-
-int api_parse_id(const char *s, int64_t max, int64_t *out)
-{
-	long long v;
-	char *end;
-	int rc = TW_EINVAL;
-
-	if (!s || !isdigit((unsigned char)s[0]) || strlen(s) > 19)
-		goto fail;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || *end || v < 1 || v > max)
-		goto fail;
-	*out = (int64_t)v;
-	rc = 0;
-fail:
-	return rc;
-}
-
-const char *api_owner_filter(struct http_request *req)
-{
-	const struct auth_user *me = req->auth;
-	unsigned role;
-
-	if (!me)
-		TW_BUG("an owner filter on a route without authentication");
-	role = auth_role_bit(me->role);
-	if (role == AUTH_ROLE_ADMIN || role == AUTH_ROLE_VIEWER)
-		return NULL;
-	return arena_printf(req->arena, "%" PRId64, me->id);
 }

@@ -5,9 +5,88 @@
 #include "core/str.h"
 
 /*
- * common.c - what the resource files' handlers share: path ids, paging
- * arguments, role checks, 422 with a field, and result columns as JSON.
+ * common.c - what the resource files' handlers share, each declared in
+ * api_int.h: pooled connections and statements whose results the request's
+ * arena frees, ids and paging arguments, the data schemas as a query
+ * parameter, who may see and change what, 422 and 409 with a field, the
+ * read of one visible row, result columns as JSON, and a user as the API
+ * shows one.
  */
+
+/* How long a request waits for a pooled database connection. */
+#define API_ACQUIRE_MS 5000
+
+int api_db_acquire(struct http_request *req, PGconn **conn)
+{
+	struct api_app *app = req->app;
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	int rc;
+
+	*conn = NULL;
+	if (!app || !app->db) {
+		buf_errf(&err, "no database is configured");
+		rc = TW_EUNAVAIL;
+	} else {
+		rc = db_acquire(app->db, API_ACQUIRE_MS, conn, &err);
+	}
+	if (rc < 0)
+		http_reply_error(req, rc,
+				 "could not get a database connection: %s",
+				 err.ptr);
+	buf_release(&err);
+	return rc;
+}
+
+void api_db_release(struct http_request *req, PGconn *conn, bool failed)
+{
+	struct api_app *app = req->app;
+
+	/*
+	 * A failed statement usually leaves a healthy session (db_release()
+	 * rolls back an open transaction); only a lost one is broken.
+	 */
+	if (conn)
+		db_release(app->db, conn,
+			   failed && PQstatus(conn) != CONNECTION_OK);
+}
+
+static void pgresult_free(void *res)
+{
+	PQclear(res);
+}
+
+int api_exec(struct http_request *req, PGconn *conn, const char *sql,
+	     int nparams, const char *const *params, PGresult **res,
+	     struct buf *err)
+{
+	PGresult *r = NULL;
+	int rc;
+
+	rc = db_exec(conn, sql, nparams, params, &r, err);
+	if (r)
+		arena_on_free(req->arena, pgresult_free, r);
+	if (res)
+		*res = r;
+	return rc;
+}
+
+int api_parse_id(const char *s, int64_t max, int64_t *out)
+{
+	long long v;
+	char *end;
+	int rc = TW_EINVAL;
+
+	if (!s || !isdigit((unsigned char)s[0]) || strlen(s) > 19)
+		goto fail;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || v < 1 || v > max)
+		goto fail;
+	*out = (int64_t)v;
+	rc = 0;
+fail:
+	return rc;
+}
 
 int api_path_id(struct http_request *req, const char *name, const char *what,
 		int64_t max, const char **text, int64_t *id)
@@ -55,6 +134,35 @@ int api_page_args(struct http_request *req, int64_t cursor_max, long *limit,
 	}
 out:
 	return rc;
+}
+
+const char *api_owner_filter(struct http_request *req)
+{
+	const struct auth_user *me = req->auth;
+	unsigned role;
+
+	if (!me)
+		TW_BUG("an owner filter on a route without authentication");
+	role = auth_role_bit(me->role);
+	if (role == AUTH_ROLE_ADMIN || role == AUTH_ROLE_VIEWER)
+		return NULL;
+	return arena_printf(req->arena, "%" PRId64, me->id);
+}
+
+/*
+ * The names passed str_ident_valid() when the configuration was read, so
+ * none holds a quote or a backslash.
+ */
+const char *api_data_schemas_param(struct http_request *req)
+{
+	const struct cfg *cfg = ((struct api_app *)req->app)->cfg;
+	struct buf b = BUF_INIT(CFG_MAX_SCHEMAS * 80 + 8);
+	const char *out;
+
+	db_catalog_schemas(&b, cfg->data_schemas, cfg->n_data_schemas);
+	out = arena_strdup(req->arena, b.ptr);
+	buf_release(&b);
+	return out;
 }
 
 int api_may_write(struct http_request *req)
@@ -175,4 +283,11 @@ json_t *api_col_str(const PGresult *res, int row, int col)
 json_t *api_col_bool(const PGresult *res, int row, int col)
 {
 	return json_boolean(!strcmp(PQgetvalue(res, row, col), "t"));
+}
+
+json_t *api_user_json(const struct auth_user *u)
+{
+	return json_pack("{s:I, s:s, s:s, s:b, s:s}", "id", (json_int_t)u->id,
+			 "email", u->email, "role", u->role, "disabled",
+			 u->disabled, "created_at", u->created_at);
 }

@@ -20,7 +20,7 @@
  * Who sees what, as for scripts: admins and viewers see every job, analysts
  * their own; admins and analysts submit and cancel (an analyst only their
  * own jobs), viewers never write. A job the caller may not see answers 404
- * as one that does not exist. owner_filter() is the rule, passed to every
+ * as one that does not exist. api_owner_filter() is the rule, passed to every
  * query as a parameter that is NULL when the caller sees every owner.
  *
  * Submitting checks everything a worker would otherwise find out late: the
@@ -58,9 +58,6 @@
 #define STREAMS_RETRY_AFTER_S 10
 #define QUEUED_RETRY_AFTER_S 30
 
-/* A timestamptz column as RFC 3339 in UTC, to the second. */
-#define UTC(col) API_UTC(col)
-
 /*
  * The columns job_json() reads, in the order of enum job_col. Kept out of
  * clang-format's hands: it reflows a macro of literals and calls into
@@ -71,9 +68,9 @@
 	"j.id, j.user_id, j.script_id, j.script_version, j.source_table, " \
 	"j.destination_table, j.mode, j.status, j.error_code, " \
 	"j.error_message, " \
-	UTC("j.queued_at") ", " \
-	UTC("j.started_at") ", " \
-	UTC("j.completed_at") ", " \
+	API_UTC("j.queued_at") ", " \
+	API_UTC("j.started_at") ", " \
+	API_UTC("j.completed_at") ", " \
 	"j.rows_in, j.rows_out, j.peak_memory_bytes, j.cpu_seconds, " \
 	"j.duration_ms, j.attempt, j.max_attempts, j.logs_truncated, " \
 	"j.cancel_requested"
@@ -110,8 +107,6 @@ enum job_col {
 static const char *const create_fields[] = { "script_id", "source_table",
 					     "destination_table", "mode",
 					     NULL };
-static const char *const list_query[] = { "status", "limit", "cursor", NULL };
-static const char *const events_query[] = { "last_event_id", NULL };
 
 static const char *const statuses[] = { "queued", "running",   "succeeded",
 					"failed", "cancelled", NULL };
@@ -126,17 +121,8 @@ static bool in_list(const char *const *list, const char *s)
 	return false;
 }
 
-/* The shared helpers (api_int.h) by their short names. */
-#define owner_filter api_owner_filter
-#define may_write api_may_write
-#define reply_field api_reply_field
-#define col_int api_col_int
-#define col_real api_col_real
-#define col_str api_col_str
-#define col_bool api_col_bool
-
 /*
- * write_filter() is owner_filter() for changes: an admin acts on every job
+ * write_filter() is api_owner_filter() for changes: an admin acts on every job
  * (NULL), anyone else on their own.
  */
 static const char *write_filter(struct http_request *req)
@@ -186,16 +172,16 @@ static json_t *job_json(const PGresult *res, int row)
 	for (i = 0; i < TW_ARRAY_SIZE(fields); i++) {
 		switch (fields[i].type) {
 		case 'i':
-			v = col_int(res, row, (int)fields[i].col);
+			v = api_col_int(res, row, (int)fields[i].col);
 			break;
 		case 'r':
-			v = col_real(res, row, (int)fields[i].col);
+			v = api_col_real(res, row, (int)fields[i].col);
 			break;
 		case 'b':
-			v = col_bool(res, row, (int)fields[i].col);
+			v = api_col_bool(res, row, (int)fields[i].col);
 			break;
 		default:
-			v = col_str(res, row, (int)fields[i].col);
+			v = api_col_str(res, row, (int)fields[i].col);
 			break;
 		}
 		json_object_set_new(o, fields[i].name, v);
@@ -231,8 +217,8 @@ static int check_source(struct http_request *req, struct job_request *jr)
 	int rc = 0;
 
 	if (!dot) {
-		rc = reply_field(req, "source_table",
-				 "source_table must be \"schema.name\"");
+		rc = api_reply_field(req, "source_table",
+				     "source_table must be \"schema.name\"");
 		goto out;
 	}
 	jr->source_schema = arena_strndup(req->arena, jr->source,
@@ -240,16 +226,18 @@ static int check_source(struct http_request *req, struct job_request *jr)
 	jr->source_name = dot + 1;
 	if (!str_ident_valid(jr->source_schema) ||
 	    !str_ident_valid(jr->source_name)) {
-		rc = reply_field(req, "source_table",
-				 "source_table must be \"schema.name\", each "
-				 "matching ^[A-Za-z_][A-Za-z0-9_]{0,62}$");
+		rc = api_reply_field(
+			req, "source_table",
+			"source_table must be \"schema.name\", each "
+			"matching ^[A-Za-z_][A-Za-z0-9_]{0,62}$");
 		goto out;
 	}
 	if (!db_catalog_is_data_schema(jr->source_schema, cfg->data_schemas,
 				       cfg->n_data_schemas, cfg->app_schema))
-		rc = reply_field(req, "source_table",
-				 "schema \"%s\" is not one of the data schemas",
-				 jr->source_schema);
+		rc = api_reply_field(
+			req, "source_table",
+			"schema \"%s\" is not one of the data schemas",
+			jr->source_schema);
 out:
 	return rc;
 }
@@ -271,12 +259,12 @@ static int parse_create(struct http_request *req, struct job_request *jr)
 		goto out;
 	sid = json_object_get(obj, "script_id");
 	if (!sid) {
-		rc = reply_field(req, "script_id", "script_id is required");
+		rc = api_reply_field(req, "script_id", "script_id is required");
 		goto out;
 	}
 	if (!json_is_integer(sid) || json_integer_value(sid) < 1) {
-		rc = reply_field(req, "script_id",
-				 "script_id must be a positive integer");
+		rc = api_reply_field(req, "script_id",
+				     "script_id must be a positive integer");
 		goto out;
 	}
 	jr->script_id = (int64_t)json_integer_value(sid);
@@ -292,15 +280,15 @@ static int parse_create(struct http_request *req, struct job_request *jr)
 	if (!jr->mode)
 		jr->mode = "create";
 	if (!in_list(modes, jr->mode)) {
-		rc = reply_field(req, "mode",
-				 "mode must be create, replace or append");
+		rc = api_reply_field(req, "mode",
+				     "mode must be create, replace or append");
 		goto out;
 	}
 	rc = check_source(req, jr);
 	if (rc < 0)
 		goto out;
 	if (!db_catalog_name_valid(jr->destination))
-		rc = reply_field(
+		rc = api_reply_field(
 			req, "destination_table",
 			"destination_table must match " DB_CATALOG_NAME_RULE);
 out:
@@ -390,7 +378,7 @@ static int check_targets(struct http_request *req, PGconn *conn,
 	if (rc < 0)
 		goto fail;
 	if (PQntuples(res) == 0) {
-		rc = reply_field(req, "script_id", "no such script");
+		rc = api_reply_field(req, "script_id", "no such script");
 		goto out;
 	}
 	*version = (int)db_col_i64_or(res, 0, 0, 0);
@@ -401,9 +389,9 @@ static int check_targets(struct http_request *req, PGconn *conn,
 	if (rc < 0)
 		goto fail;
 	if (!visible) {
-		rc = reply_field(req, "source_table",
-				 "no such table in the data schemas: %s",
-				 jr->source);
+		rc = api_reply_field(req, "source_table",
+				     "no such table in the data schemas: %s",
+				     jr->source);
 		goto out;
 	}
 
@@ -432,7 +420,7 @@ int api_jobs_create(struct http_request *req)
 	int version = 0;
 	int rc;
 
-	rc = may_write(req);
+	rc = api_may_write(req);
 	if (rc == 0)
 		rc = parse_create(req, &jr);
 	if (rc < 0)
@@ -510,9 +498,7 @@ int api_jobs_list(struct http_request *req)
 	int i, n;
 	int rc;
 
-	rc = http_query_check_names(req, list_query);
-	if (rc == 0)
-		rc = api_page_args(req, INT64_MAX, &limit, &params[0]);
+	rc = api_page_args(req, INT64_MAX, &limit, &params[0]);
 	if (rc < 0)
 		goto out;
 	if (status && !in_list(statuses, status)) {
@@ -521,7 +507,7 @@ int api_jobs_list(struct http_request *req)
 				      "succeeded, failed or cancelled");
 		goto out;
 	}
-	params[1] = owner_filter(req);
+	params[1] = api_owner_filter(req);
 	params[2] = status;
 	params[3] = arena_printf(req->arena, "%ld", limit);
 	rc = api_db_acquire(req, &conn);
@@ -558,7 +544,7 @@ int api_jobs_get(struct http_request *req)
 	PGresult *res = NULL;
 	int rc;
 
-	rc = api_load_visible(req, "job", get_sql, owner_filter(req), &conn,
+	rc = api_load_visible(req, "job", get_sql, api_owner_filter(req), &conn,
 			      &res);
 	if (rc == 0)
 		rc = http_reply_json(req, 200, job_json(res, 0));
@@ -576,8 +562,8 @@ int api_jobs_logs(struct http_request *req)
 	PGresult *res = NULL;
 	int rc;
 
-	rc = api_load_visible(req, "job", logs_sql, owner_filter(req), &conn,
-			      &res);
+	rc = api_load_visible(req, "job", logs_sql, api_owner_filter(req),
+			      &conn, &res);
 	if (rc == 0)
 		rc = http_reply_data(req, 200, "text/plain; charset=utf-8",
 				     PQgetvalue(res, 0, 0),
@@ -906,9 +892,9 @@ static int start_seq(struct http_request *req, long *seq)
 					      "integer of at least 0");
 	} else if (q) {
 		if (str_to_long(q, 0, SEQ_MAX, seq) < 0)
-			rc = reply_field(req, "last_event_id",
-					 "last_event_id must be an integer "
-					 "of at least 0");
+			rc = api_reply_field(req, "last_event_id",
+					     "last_event_id must be an integer "
+					     "of at least 0");
 	}
 	return rc;
 }
@@ -929,14 +915,12 @@ int api_jobs_events(struct http_request *req)
 
 	rc = api_path_id(req, "id", "job", INT64_MAX, &id, NULL);
 	if (rc == 0)
-		rc = http_query_check_names(req, events_query);
-	if (rc == 0)
 		rc = start_seq(req, &seq);
 	if (rc == 0)
 		rc = token_exp(req, &exp);
 	if (rc == 0)
 		rc = api_load_visible(req, "job", visible_sql,
-				      owner_filter(req), &conn, &res);
+				      api_owner_filter(req), &conn, &res);
 	if (rc < 0)
 		goto out;
 	if (!streams_take(me->id, app->cfg->max_streams_per_user)) {
@@ -984,7 +968,7 @@ int api_jobs_cancel(struct http_request *req)
 	int64_t job_id = 0;
 	int rc;
 
-	rc = may_write(req);
+	rc = api_may_write(req);
 	if (rc == 0)
 		rc = api_path_id(req, "id", "job", INT64_MAX, &id, &job_id);
 	if (rc < 0)

@@ -14,7 +14,7 @@
  * viewers never write (routes.c refuses them with 403, and the write
  * handlers check again). A script the caller may not see answers 404, as
  * one that does not exist or is deleted, so ids do not leak. The rule lives
- * in one place, owner_filter(): every query takes the caller's id as a
+ * in one place, api_owner_filter(): every query takes the caller's id as a
  * parameter that is NULL when the caller may see every owner.
  *
  * Versions. scripts.code_text is a copy of the newest version
@@ -51,16 +51,13 @@
 /* The largest value of an int column (version). */
 #define VERSION_MAX 2147483647L
 
-/* A timestamptz column as RFC 3339 in UTC, to the second. */
-#define UTC(col) API_UTC(col)
-
 /*
  * The columns script_json() reads, in its order; the code, when wanted,
  * comes next. s is scripts, u the owner in users.
  */
-#define SCRIPT_CREATED UTC("s.created_at")
-#define SCRIPT_UPDATED UTC("s.updated_at")
-#define VERSION_CREATED UTC("v.created_at")
+#define SCRIPT_CREATED API_UTC("s.created_at")
+#define SCRIPT_UPDATED API_UTC("s.updated_at")
+#define VERSION_CREATED API_UTC("v.created_at")
 #define SCRIPT_COLS                                                            \
 	"s.id, s.user_id, u.email, s.name, s.current_version, " SCRIPT_CREATED \
 	", " SCRIPT_UPDATED
@@ -77,13 +74,6 @@
 static const char *const create_fields[] = { "name", "code_text", NULL };
 static const char *const update_fields[] = { "name", "code_text", NULL };
 
-/* The shared helpers (api_int.h) by their short names. */
-#define owner_filter api_owner_filter
-#define may_write api_may_write
-#define page_args api_page_args
-#define col_int api_col_int
-#define col_str api_col_str
-
 /*
  * script_json() is the script in row of a result with SCRIPT_COLS first:
  * {"id","user_id","owner_email","name","code_text"?,"current_version",
@@ -94,16 +84,16 @@ static json_t *script_json(const PGresult *res, int row, bool with_code)
 {
 	json_t *o = json_object();
 
-	json_object_set_new(o, "id", col_int(res, row, 0));
-	json_object_set_new(o, "user_id", col_int(res, row, 1));
-	json_object_set_new(o, "owner_email", col_str(res, row, 2));
-	json_object_set_new(o, "name", col_str(res, row, 3));
+	json_object_set_new(o, "id", api_col_int(res, row, 0));
+	json_object_set_new(o, "user_id", api_col_int(res, row, 1));
+	json_object_set_new(o, "owner_email", api_col_str(res, row, 2));
+	json_object_set_new(o, "name", api_col_str(res, row, 3));
 	if (with_code)
 		json_object_set_new(o, "code_text",
-				    col_str(res, row, COL_CODE));
-	json_object_set_new(o, "current_version", col_int(res, row, 4));
-	json_object_set_new(o, "created_at", col_str(res, row, 5));
-	json_object_set_new(o, "updated_at", col_str(res, row, 6));
+				    api_col_str(res, row, COL_CODE));
+	json_object_set_new(o, "current_version", api_col_int(res, row, 4));
+	json_object_set_new(o, "created_at", api_col_str(res, row, 5));
+	json_object_set_new(o, "updated_at", api_col_str(res, row, 6));
 	return o;
 }
 
@@ -116,10 +106,10 @@ static json_t *version_json(const PGresult *res, int row)
 {
 	json_t *o = json_object();
 
-	json_object_set_new(o, "version", col_int(res, row, 0));
-	json_object_set_new(o, "author_id", col_int(res, row, 1));
-	json_object_set_new(o, "created_at", col_str(res, row, 2));
-	json_object_set_new(o, "code_text", col_str(res, row, 3));
+	json_object_set_new(o, "version", api_col_int(res, row, 0));
+	json_object_set_new(o, "author_id", api_col_int(res, row, 1));
+	json_object_set_new(o, "created_at", api_col_str(res, row, 2));
+	json_object_set_new(o, "code_text", api_col_str(res, row, 3));
 	return o;
 }
 
@@ -309,7 +299,7 @@ static const char update_sql[] = "UPDATE scripts"
 
 /*
  * save_tx() creates a script owned by the caller (id NULL), or changes
- * script id, which must be visible under the filter owner (owner_filter());
+ * script id, which must be visible under the filter owner (api_owner_filter());
  * when changing, name and code may each be NULL (unchanged). A code makes
  * a new version authored by the caller. Everything happens in one
  * transaction. On success *res holds the saved script in get_sql's
@@ -407,11 +397,11 @@ int api_scripts_list(struct http_request *req)
 	int i, n;
 	int rc;
 
-	rc = page_args(req, INT64_MAX, &limit, &cursor);
+	rc = api_page_args(req, INT64_MAX, &limit, &cursor);
 	if (rc < 0)
 		goto out;
 	params[0] = cursor;
-	params[1] = owner_filter(req);
+	params[1] = api_owner_filter(req);
 	params[2] = NULL;
 	/*
 	 * An analyst may filter too: the filter narrows their own view, so
@@ -467,7 +457,7 @@ int api_scripts_create(struct http_request *req)
 	const char *id;
 	int rc;
 
-	rc = may_write(req);
+	rc = api_may_write(req);
 	if (rc == 0)
 		rc = http_body_json(req, &obj);
 	if (rc == 0)
@@ -516,8 +506,8 @@ int api_scripts_get(struct http_request *req)
 	PGresult *res = NULL;
 	int rc;
 
-	rc = api_load_visible(req, "script", get_sql, owner_filter(req), &conn,
-			      &res);
+	rc = api_load_visible(req, "script", get_sql, api_owner_filter(req),
+			      &conn, &res);
 	if (rc == 0)
 		rc = http_reply_json(req, 200, script_json(res, 0, true));
 	api_db_release(req, conn, rc < 0);
@@ -538,7 +528,7 @@ int api_scripts_update(struct http_request *req)
 	const char *id = NULL;
 	int rc;
 
-	rc = may_write(req);
+	rc = api_may_write(req);
 	if (rc == 0)
 		rc = api_path_id(req, "id", "script", INT64_MAX, &id, NULL);
 	if (rc == 0)
@@ -565,8 +555,8 @@ int api_scripts_update(struct http_request *req)
 	rc = api_db_acquire(req, &conn);
 	if (rc < 0)
 		goto out;
-	rc = save_tx(req, conn, id, owner_filter(req), name, code, &res, &owner,
-		     &err);
+	rc = save_tx(req, conn, id, api_owner_filter(req), name, code, &res,
+		     &owner, &err);
 	if (rc == TW_ENOTFOUND) {
 		http_reply_error(req, rc, "no such script");
 		goto out;
@@ -602,10 +592,10 @@ int api_scripts_delete(struct http_request *req)
 	PGresult *res = NULL;
 	int rc;
 
-	rc = may_write(req);
+	rc = api_may_write(req);
 	if (rc == 0)
 		rc = api_load_visible(req, "script", delete_sql,
-				      owner_filter(req), &conn, &res);
+				      api_owner_filter(req), &conn, &res);
 	if (rc == 0) {
 		log_info(LOG_APP, "script %s deleted by user %" PRId64,
 			 PQgetvalue(res, 0, 0), me->id);
@@ -651,10 +641,10 @@ int api_scripts_versions(struct http_request *req)
 
 	rc = api_path_id(req, "id", "script", INT64_MAX, &id, NULL);
 	if (rc == 0)
-		rc = page_args(req, VERSION_MAX, &limit, &cursor);
+		rc = api_page_args(req, VERSION_MAX, &limit, &cursor);
 	if (rc == 0)
 		rc = api_load_visible(req, "script", visible_sql,
-				      owner_filter(req), &conn, &res);
+				      api_owner_filter(req), &conn, &res);
 	if (rc < 0)
 		goto out;
 	params[0] = id;
@@ -707,7 +697,7 @@ int api_scripts_version_get(struct http_request *req)
 	if (rc < 0)
 		goto out;
 	params[0] = id;
-	params[1] = owner_filter(req);
+	params[1] = api_owner_filter(req);
 	params[2] = version;
 	rc = api_db_acquire(req, &conn);
 	if (rc < 0)

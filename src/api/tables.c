@@ -205,22 +205,6 @@ static const char *kind_name(char relkind)
 	}
 }
 
-/*
- * The names passed str_ident_valid() when the configuration was read, so
- * none holds a quote or a backslash.
- */
-const char *api_data_schemas_param(struct http_request *req)
-{
-	const struct cfg *cfg = ((struct api_app *)req->app)->cfg;
-	struct buf b = BUF_INIT(CFG_MAX_SCHEMAS * 80 + 8);
-	const char *out;
-
-	db_catalog_schemas(&b, cfg->data_schemas, cfg->n_data_schemas);
-	out = arena_strdup(req->arena, b.ptr);
-	buf_release(&b);
-	return out;
-}
-
 static const char *value_or_null(const PGresult *res, int row, int col)
 {
 	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
@@ -338,8 +322,6 @@ static json_t *json_int8(const char *text)
 
 /* --- GET /api/v1/tables -------------------------------------------------- */
 
-static const char *const list_query[] = { NULL };
-
 int api_tables_list(struct http_request *req)
 {
 	struct db_tx tx;
@@ -352,9 +334,6 @@ int api_tables_list(struct http_request *req)
 	int i, n;
 	int rc;
 
-	rc = http_query_check_names(req, list_query);
-	if (rc < 0)
-		goto out;
 	rc = api_db_acquire(req, &conn);
 	if (rc < 0)
 		goto out;
@@ -393,8 +372,6 @@ out:
 
 /* --- GET /api/v1/tables/{schema}/{name} ---------------------------------- */
 
-static const char *const get_query[] = { NULL };
-
 int api_tables_get(struct http_request *req)
 {
 	struct db_tx tx;
@@ -406,9 +383,7 @@ int api_tables_get(struct http_request *req)
 	int i;
 	int rc;
 
-	rc = http_query_check_names(req, get_query);
-	if (rc == 0)
-		rc = path_table(req, &schema, &name);
+	rc = path_table(req, &schema, &name);
 	if (rc < 0)
 		goto out;
 	rc = api_db_acquire(req, &conn);
@@ -445,9 +420,6 @@ out:
 }
 
 /* --- GET /api/v1/tables/{schema}/{name}/rows ----------------------------- */
-
-static const char *const rows_query[] = { "limit", "offset", "order_by", "desc",
-					  NULL };
 
 /* 2^53: every integer up to this magnitude is exact in an IEEE double. */
 static const char two_pow_53[] = "9007199254740992";
@@ -818,15 +790,12 @@ static int rows_args_parse(struct http_request *req, struct rows_args *a)
 	const char *limit = http_query(req, "limit");
 	const char *offset = http_query(req, "offset");
 	const char *desc = http_query(req, "desc");
-	int rc;
+	int rc = 0;
 
 	a->limit = ROWS_LIMIT_DEFAULT;
 	a->offset = 0;
 	a->desc = false;
 	a->order_by = http_query(req, "order_by");
-	rc = http_query_check_names(req, rows_query);
-	if (rc < 0)
-		goto out;
 	if (limit && str_to_long(limit, 1, ROWS_LIMIT_MAX, &a->limit) < 0) {
 		rc = http_reply_error(req, TW_EVALIDATION,
 				      "limit must be an integer from 1 to %d",

@@ -2,7 +2,6 @@
 #include "api/api_int.h"
 #include "auth/auth.h"
 #include "core/err.h"
-#include "core/str.h"
 #include "log/log.h"
 
 /*
@@ -16,9 +15,6 @@
  * unknown id (or one that is not a positive integer).
  */
 
-#define USERS_LIMIT_DEFAULT 50
-#define USERS_LIMIT_MAX 500
-
 static const char *const create_fields[] = { "email", "password", "role",
 					     NULL };
 static const char *const patch_fields[] = { "role", "disabled", "password",
@@ -27,60 +23,51 @@ static const char *const patch_fields[] = { "role", "disabled", "password",
 /* The longest password a body may carry before it is checked. */
 #define USERS_PASSWORD_CAP 1024
 
-json_t *api_user_json(const struct auth_user *u)
-{
-	return json_pack("{s:I, s:s, s:s, s:b, s:s}", "id", (json_int_t)u->id,
-			 "email", u->email, "role", u->role, "disabled",
-			 u->disabled, "created_at", u->created_at);
-}
-
 /* --- GET /api/v1/users --------------------------------------------------- */
 
 /*
- * The page after the cursor (an id; "0" for the first page), one row more
- * than asked for so the handler knows whether another page follows.
+ * A page, newest first, as scripts and jobs list theirs: below the cursor
+ * ($1, NULL for the first page), one row more than asked for ($2) so the
+ * handler knows whether another page follows. The columns are those of
+ * api_user_json(), in its order.
  */
-static const char list_sql[] = "SELECT id, email, role, disabled,"
-			       " to_char(created_at AT TIME ZONE 'UTC',"
-			       " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-			       " FROM users WHERE id > $1"
-			       " ORDER BY id LIMIT $2::int + 1";
+static const char list_sql[] = "SELECT id, email, role, disabled, " API_UTC(
+	"created_at") " FROM users"
+		      " WHERE ($1::bigint IS NULL OR id < $1)"
+		      " ORDER BY id DESC LIMIT $2::int + 1";
+
+/* The user in row of list_sql's result, as api_user_json() shows one. */
+static json_t *user_row_json(const PGresult *res, int row)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", api_col_int(res, row, 0));
+	json_object_set_new(o, "email", api_col_str(res, row, 1));
+	json_object_set_new(o, "role", api_col_str(res, row, 2));
+	json_object_set_new(o, "disabled", api_col_bool(res, row, 3));
+	json_object_set_new(o, "created_at", api_col_str(res, row, 4));
+	return o;
+}
 
 int api_users_list(struct http_request *req)
 {
-	const char *limit_s = http_query(req, "limit");
-	const char *cursor_s = http_query(req, "cursor");
 	struct buf err = BUF_INIT(BUF_SMALL_CAP);
 	const char *params[2];
-	char after[32], lim[24];
 	PGconn *conn = NULL;
 	PGresult *res = NULL;
-	long limit = USERS_LIMIT_DEFAULT;
-	int64_t cursor = 0;
 	json_t *items, *next;
+	long limit = 0;
 	int i, n;
 	int rc;
 
-	if (limit_s && str_to_long(limit_s, 1, USERS_LIMIT_MAX, &limit) < 0) {
-		rc = http_reply_error(req, TW_EVALIDATION,
-				      "limit must be an integer from 1 to %d",
-				      USERS_LIMIT_MAX);
+	rc = api_page_args(req, INT64_MAX, &limit, &params[0]);
+	if (rc < 0)
 		goto out;
-	}
-	if (cursor_s && *cursor_s &&
-	    api_parse_id(cursor_s, INT64_MAX, &cursor) < 0) {
-		rc = http_reply_error(req, TW_EVALIDATION,
-				      "cursor is not one this API returned");
-		goto out;
-	}
-	snprintf(after, sizeof(after), "%" PRId64, cursor);
-	snprintf(lim, sizeof(lim), "%ld", limit);
-	params[0] = after;
-	params[1] = lim;
+	params[1] = arena_printf(req->arena, "%ld", limit);
 	rc = api_db_acquire(req, &conn);
 	if (rc < 0)
 		goto out;
-	rc = db_exec(conn, list_sql, 2, params, &res, &err);
+	rc = api_exec(req, conn, list_sql, 2, params, &res, &err);
 	if (rc < 0) {
 		http_reply_error(req, rc, "could not list users: %s", err.ptr);
 		goto out;
@@ -88,15 +75,7 @@ int api_users_list(struct http_request *req)
 	n = PQntuples(res);
 	items = json_array();
 	for (i = 0; i < n && i < limit; i++)
-		json_array_append_new(
-			items,
-			json_pack("{s:I, s:s, s:s, s:b, s:s}", "id",
-				  (json_int_t)strtoll(PQgetvalue(res, i, 0),
-						      NULL, 10),
-				  "email", PQgetvalue(res, i, 1), "role",
-				  PQgetvalue(res, i, 2), "disabled",
-				  !strcmp(PQgetvalue(res, i, 3), "t"),
-				  "created_at", PQgetvalue(res, i, 4)));
+		json_array_append_new(items, user_row_json(res, i));
 	/* The cursor is the last id of this page, as an opaque string. */
 	next = n > limit ? json_string(PQgetvalue(res, (int)limit - 1, 0))
 			 : json_null();
@@ -104,8 +83,6 @@ int api_users_list(struct http_request *req)
 			     json_pack("{s:o, s:o}", "items", items,
 				       "next_cursor", next));
 out:
-	if (res)
-		PQclear(res);
 	api_db_release(req, conn, rc < 0);
 	buf_release(&err);
 	return rc;
@@ -231,7 +208,7 @@ int api_users_patch(struct http_request *req)
 	struct api_app *app = req->app;
 	const struct auth_user *me = req->auth;
 	struct buf err = BUF_INIT(BUF_SMALL_CAP);
-	const char *role = NULL, *password = NULL;
+	const char *role = NULL, *password = NULL, *id_text = NULL;
 	struct auth_user user;
 	PGconn *conn = NULL;
 	json_t *obj, *dis;
@@ -239,11 +216,9 @@ int api_users_patch(struct http_request *req)
 	int64_t id = 0;
 	int rc;
 
-	if (api_parse_id(http_param(req, "id"), INT64_MAX, &id) < 0) {
-		rc = http_reply_error(req, TW_ENOTFOUND, "no such user");
-		goto out;
-	}
-	rc = http_body_json(req, &obj);
+	rc = api_path_id(req, "id", "user", INT64_MAX, &id_text, &id);
+	if (rc == 0)
+		rc = http_body_json(req, &obj);
 	if (rc == 0)
 		rc = http_json_check_fields(req, obj, patch_fields);
 	if (rc == 0)

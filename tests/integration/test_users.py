@@ -173,8 +173,9 @@ def test_list_users(admin_api: Api, admin: User, analyst: User, viewer: User) ->
     body = r.json()
     assert set(body) == {"items", "next_cursor"}
     assert body["next_cursor"] is None
+    # Newest first, as scripts and jobs list theirs.
     ids = [u["id"] for u in body["items"]]
-    assert ids == sorted(ids)
+    assert ids == sorted(ids, reverse=True)
     assert {u["email"]: u["role"] for u in body["items"]} == {
         admin.email: "admin",
         analyst.email: "analyst",
@@ -187,7 +188,7 @@ def test_list_users(admin_api: Api, admin: User, analyst: User, viewer: User) ->
 
 def test_list_pages_with_limit_and_cursor(admin_api: Api, admin: User) -> None:
     created = [new_user(admin_api, f"page{i}@example.com")["id"] for i in range(6)]
-    expected = [admin.id, *created]
+    expected = [*reversed(created), admin.id]
 
     seen: list[int] = []
     cursor = None
@@ -215,8 +216,8 @@ def test_list_pages_with_limit_and_cursor(admin_api: Api, admin: User) -> None:
     assert r.json()["next_cursor"] is None
     assert len(r.json()["items"]) == 7
     r = admin_api.get(USERS, params={"limit": "1"})
-    assert r.json()["next_cursor"] == str(admin.id)
-    r = admin_api.get(USERS, params={"limit": "500", "cursor": str(created[-1])})
+    assert r.json()["next_cursor"] == str(created[-1])
+    r = admin_api.get(USERS, params={"limit": "500", "cursor": str(admin.id)})
     assert r.json() == {"items": [], "next_cursor": None}
 
 
@@ -236,6 +237,42 @@ def test_list_pages_with_limit_and_cursor(admin_api: Api, admin: User) -> None:
 )
 def test_list_bad_paging_is_422(admin_api: Api, params: dict[str, str]) -> None:
     assert_error(admin_api.get(USERS, params=params), 422, "validation_failed")
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("?sort=id", 'unknown query parameter "sort"'),
+        ("?limit=1&limit=2", "query parameter limit given more than once"),
+        ("?cursor", "query parameter cursor needs a value"),
+    ],
+)
+def test_list_refuses_what_its_query_does_not_allow(
+    admin_api: Api, query: str, message: str
+) -> None:
+    # The same reply as jobs and tables give: the route's allow list is
+    # checked before the handler runs.
+    err = assert_error(admin_api.get(USERS + query), 422, "validation_failed")
+    assert err["message"] == message
+
+
+def test_query_is_checked_after_the_token_and_the_role(
+    api: Api, admin_api: Api, analyst: User
+) -> None:
+    assert_error(api.get(f"{USERS}?sort=id"), 401, "unauthorized")
+    session = api.as_user(analyst.email, analyst.password)
+    assert_error(session.get(f"{USERS}?sort=id"), 403, "forbidden")
+
+
+def test_create_and_patch_take_no_query(admin_api: Api, analyst: User) -> None:
+    body = {"email": "query@example.com", "password": "a-good-pass-1", "role": "viewer"}
+    assert_error(admin_api.post(f"{USERS}?role=admin", body), 422, "validation_failed")
+    emails = [u["email"] for u in admin_api.get(USERS).json()["items"]]
+    assert "query@example.com" not in emails
+    r = admin_api.patch(f"{USERS}/{analyst.id}?x=1", {"role": "viewer"})
+    assert_error(r, 422, "validation_failed")
+    me = [u for u in admin_api.get(USERS).json()["items"] if u["id"] == analyst.id]
+    assert me[0]["role"] == "analyst"
 
 
 # --- changing ---------------------------------------------------------------
