@@ -41,24 +41,26 @@ static int create_table(PGconn *conn, const char *schema,
 {
 	const char *params[2] = { schema, rows };
 	PGresult *res = NULL;
+	struct db_tx tx;
 	int rc;
 
-	rc = db_exec(conn, "BEGIN", 0, NULL, NULL, err);
+	rc = db_tx_begin(&tx, conn, err);
 	if (rc < 0)
-		return rc;
+		goto fail;
 	rc = db_exec(conn,
 		     "SELECT set_config('search_path', quote_ident($1), true), "
 		     "set_config('tablewright.demo_rows', $2, true)",
 		     2, params, NULL, err);
-	if (rc == 0) {
-		res = PQexec(conn, f->data);
-		rc = db_result_check(res, err);
-		PQclear(res);
-	}
-	if (rc == 0)
-		rc = db_exec(conn, "COMMIT", 0, NULL, NULL, err);
-	else
-		PQclear(PQexec(conn, "ROLLBACK"));
+	if (rc < 0)
+		goto fail;
+	res = PQexec(conn, f->data);
+	rc = db_result_check(res, err);
+	PQclear(res);
+	if (rc < 0)
+		goto fail;
+	rc = db_tx_commit(&tx, err);
+fail:
+	db_tx_rollback(&tx);
 	return rc;
 }
 

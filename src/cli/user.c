@@ -50,7 +50,7 @@ static int count_admins(PGconn *conn, long *n, struct buf *err)
 	rc = db_exec(conn, "SELECT count(*) FROM users WHERE role = 'admin'", 0,
 		     NULL, &res, err);
 	if (rc == 0)
-		*n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+		*n = (long)db_col_i64_or(res, 0, 0, 0);
 	PQclear(res);
 	return rc;
 }
