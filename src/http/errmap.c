@@ -5,15 +5,15 @@
 
 /*
  * The one table that maps Tablewright's error codes (core/err.h) to an HTTP
- * status and the API's error code (API.md, "Errors"). A code missing here is
- * 500 internal, but every code of core/err.h has a row of its own
+ * status and the API's error code (docs/api.md, "Errors"). A code missing here
+ * is 500 internal, but every code of core/err.h has a row of its own
  * (tests/unit/test_errmap.c checks that, so that a new code is a decision).
  *
  * TW_ETIMEOUT is 503 unavailable, not 500: inside the server it means a
  * dependency did not answer in time (no pooled database connection freed
  * up, a query ran out of its statement timeout), which is transient and
  * worth retrying, while 500 tells a client that the server is broken. It is
- * not 504 either: Tablewright is not a gateway, and API.md does not name
+ * not 504 either: Tablewright is not a gateway, and docs/api.md does not name
  * gateway_timeout. Job timeouts are not HTTP errors at all (they are the
  * job's error_code).
  *

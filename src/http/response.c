@@ -231,7 +231,7 @@ void http__finish_response(struct http_request *req)
 		add_header(req, "Cache-Control", "no-store");
 	if (priv->status == 401 && !has_queued_header(req, "WWW-Authenticate"))
 		add_header(req, "WWW-Authenticate", "Bearer");
-	/* API.md promises Retry-After on every 429. */
+	/* docs/api.md promises Retry-After on every 429. */
 	if (priv->status == 429 && !has_queued_header(req, "Retry-After"))
 		add_header(req, "Retry-After", "60");
 	add_queued_headers(req, priv->headers);

@@ -1,8 +1,9 @@
 /*
- * queue.h - the jobs table as a queue (DESIGN.md §5), and each job's event
- * stream. Every change of a job's status goes through here, and each one
- * writes its "status" event in the same transaction, so what
- * GET /api/v1/jobs/{id}/events streams is exactly what happened.
+ * queue.h - the jobs table as a queue ("Queue and worker" in
+ * docs/architecture.md), and each job's event stream. Every change of a
+ * job's status goes through here, and each one writes its "status" event
+ * in the same transaction, so what GET /api/v1/jobs/{id}/events streams is
+ * exactly what happened.
  *
  * Lifecycle of a job row:
  *

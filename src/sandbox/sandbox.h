@@ -1,6 +1,7 @@
 /*
- * sandbox.h - the supervisor of one sandboxed child process (DESIGN.md §6,
- * layers 2 and 4). The API reads like git's run-command.h:
+ * sandbox.h - the supervisor of one sandboxed child process (layers 2 and
+ * 4 of "Sandbox: defence in depth" in docs/architecture.md). The API reads
+ * like git's run-command.h:
  *
  *	sbx_spawn()       creates TW_SANDBOX_DIR/<job_id>/ afresh and starts the
  *	                  child in it under OS limits, with an environment built

@@ -1,7 +1,8 @@
 /*
- * sandbox_win.c - the sandbox supervisor on Windows (sandbox.h; DESIGN.md
- * §6, layers 2 and 4), written from Microsoft's documentation of job
- * objects, CreateProcessW and the process-status API.
+ * sandbox_win.c - the sandbox supervisor on Windows (sandbox.h; layers 2
+ * and 4 of "Sandbox: defence in depth" in docs/architecture.md), written from
+ * Microsoft's documentation of job objects, CreateProcessW and the
+ * process-status API.
  *
  * One child, one job object. The job carries the OS limits (kill on job
  * close, one active process, a per-process commit limit, a user-time

@@ -1,7 +1,8 @@
 /*
- * worker.h - the job worker (DESIGN.md §1, §5): claims queued jobs from the
- * PostgreSQL queue (src/queue/queue.h) and runs each in a supervised
- * sandbox child (src/sandbox/sandbox.h), up to N at once.
+ * worker.h - the job worker ("Queue and worker" in docs/architecture.md):
+ * claims queued jobs from the PostgreSQL queue (src/queue/queue.h) and
+ * runs each in a supervised sandbox child (src/sandbox/sandbox.h), up to N
+ * at once.
  *
  *	worker_start()  connects, registers in the workers table and starts
  *	                the dispatcher thread
