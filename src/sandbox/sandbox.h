@@ -19,11 +19,11 @@
  * check, RLIMIT_DATA, RLIMIT_CPU (backstop), RLIMIT_FSIZE, RLIMIT_NOFILE,
  * RLIMIT_CORE = 0, set in the child before exec; a kill signals the whole
  * group. A supervisor that runs as root starts the child as an unprivileged
- * user (opts.run_as_user) and gives it the job directory. Windows
- *(sandbox_win.c): a Job Object per child (kill on close, one active process, a
- *memory limit, a user-time backstop, a CPU rate cap), the child created
- *suspended and assigned before it runs, CREATE_NO_WINDOW,
- * PROC_THREAD_ATTRIBUTE_HANDLE_LIST.
+ * user (opts.run_as_user) and gives it the job directory.
+ * Windows (sandbox_win.c): a Job Object per child (kill on close, one
+ * active process, a memory limit, a user-time backstop, a CPU rate cap),
+ * the child created suspended and assigned before it runs,
+ * CREATE_NO_WINDOW, PROC_THREAD_ATTRIBUTE_HANDLE_LIST.
  */
 #ifndef TW_SANDBOX_SANDBOX_H
 #define TW_SANDBOX_SANDBOX_H
