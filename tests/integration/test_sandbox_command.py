@@ -14,15 +14,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_worker import FAKE_RUNNER, FINAL, Jobs, Worker, make_jobs, sandbox_command, shared_dir
+from test_worker import (
+    FAKE_RUNNER,
+    FINAL,
+    Jobs,
+    Worker,
+    jobs,  # noqa: F401 (the fixture itself, found by pytest by its name)
+    sandbox_command,
+    shared_dir,
+)
 
 from conftest import base_env, run_tw
-
-
-@pytest.fixture
-def jobs(migrated: str, tmp_path: Path) -> Iterator[Jobs]:
-    with make_jobs(tmp_path, migrated) as j:
-        yield j
 
 
 @pytest.fixture

@@ -43,7 +43,13 @@ from test_jobs_api import (  # noqa: E402
     setup_db,
     submit,
 )
-from test_worker import FINAL, Jobs, Worker, make_jobs, wait_for  # noqa: E402
+from test_worker import (  # noqa: E402
+    FINAL,
+    Jobs,
+    Worker,
+    jobs,  # noqa: F401 (the fixture itself, found by pytest by its name)
+    wait_for,
+)
 
 from conftest import ROOT  # noqa: E402
 
@@ -372,12 +378,6 @@ def submit_as(api: Api, code: str) -> int:
     )
     assert r.status_code == 202, r.text
     return int(r.json()["id"])
-
-
-@pytest.fixture
-def jobs(migrated: str, tmp_path: Path) -> Iterator[Jobs]:
-    with make_jobs(tmp_path, migrated) as j:
-        yield j
 
 
 def test_workers_claim_fairly_between_users(jobs: Jobs) -> None:

@@ -26,7 +26,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_worker import AS_ROOT, FINAL, Worker, make_jobs, start_worker, wait_for, worker_env
+from test_worker import (
+    AS_ROOT,
+    FINAL,
+    Worker,
+    make_jobs,
+    start_worker,
+    wait_for,
+    worker_env,
+    workers,  # noqa: F401 (the fixture itself, found by pytest by its name)
+)
 
 from conftest import base_env, run_tw, start_server
 
@@ -44,16 +53,6 @@ def public_dir() -> Iterator[Path]:
     os.chmod(d, 0o755)
     yield d
     shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture
-def workers() -> Iterator[list[Worker]]:
-    started: list[Worker] = []
-    yield started
-    for w in started:
-        if w.proc.poll() is None:
-            w.proc.kill()
-            w.proc.wait()
 
 
 def peeks(log: str) -> dict[str, tuple[str, bytes | str]]:
