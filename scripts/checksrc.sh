@@ -56,7 +56,7 @@ declare -A layers=(
   [auth]="core platform log db"
   [queue]="core db"
   [worker]="core platform config log db queue sandbox"
-  [api]="core platform config log db http auth queue"
+  [api]="core platform config log db http auth queue sandbox"
   [cli]="core platform config log db auth"
   [main]="core platform config log db http api cli worker"
 )

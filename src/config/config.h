@@ -54,6 +54,17 @@ struct cfg {
 	long job_timeout_s;
 	long job_memory_mb;
 	long max_output_rows;
+	/* TW_CHUNK_ROWS (100,000): rows per batch through a chunked
+	 * transform */
+	long chunk_rows;
+	/* TW_KEEP_VERSIONS (1): earlier versions of a replaced table kept for
+	 * rollback */
+	long keep_versions;
+	/* TW_PREVIEW_TIMEOUT_S (20): the wall limit of one preview;
+	 * TW_PREVIEW_POOL (2): runners the server keeps started for previews
+	 * (0: start one per request) */
+	long preview_timeout_s;
+	long preview_pool;
 	/* TW_JOB_CPU_PERCENT (150) sustained for TW_JOB_CPU_GRACE_S (10;
 	 * 0: no runaway check) kills a job as cpu_limit */
 	long job_cpu_percent;
