@@ -91,7 +91,7 @@ int db_output_type(enum col_kind kind, const char *type,
 /* --- COPY wrappers -------------------------------------------------------- */
 
 int db_copy_out_begin(PGconn *conn, const char *sql, struct buf *err);
-/* 1: *row/*len is one row's bytes (PQfreemem() it); 0: the end (the
+/* 1: *row and *len is one row's bytes (PQfreemem() it); 0: the end (the
  * COPY's result was fine); <0 with err on failure. */
 int db_copy_out_next(PGconn *conn, char **row, int *len, struct buf *err);
 int db_copy_in_begin(PGconn *conn, const char *sql, struct buf *err);

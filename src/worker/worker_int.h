@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "core/buf.h"
+#include "db/copy.h"
 #include "db/db.h"
 #include "queue/queue.h"
 #include "worker/worker.h"
@@ -52,6 +53,52 @@ struct worker {
 	atomic_bool kill_all; /* the stop deadline passed: cancel every job */
 	atomic_int running;   /* busy slots (the dispatcher counts) */
 };
+
+/*
+ * publish.c - the job's output side, on one connection held for the whole
+ * job, in one transaction that commits with the job's outcome:
+ *
+ *	publish_open()    BEGIN; checks the destination for the job's mode
+ *	                  (create: destination_exists; replace/append: only a
+ *	                  table in published_tables that the job's user owns,
+ *	                  admins any; never the source); *code is set to the
+ *	                  job error code on refusal
+ *	publish_stage()   creates the staging table with the runner's output
+ *	                  columns (append: checks them against the destination:
+ *	                  schema_mismatch) and starts COPY FROM STDIN binary
+ *	publish_put()     binary COPY bytes (db_bin_encode_rows() output)
+ *	publish_finish()  ends the COPY; create: the stage becomes the table;
+ *	                  replace: swapped in, the previous version kept
+ *	                  (TW_KEEP_VERSIONS); append: INSERT ... SELECT; then
+ *	                  provenance and published_tables. The transaction
+ *	                  stays open: the runner records the job's outcome on
+ *	                  p->conn (queue_finish) and calls publish_commit().
+ *	publish_commit()  COMMIT
+ *	publish_abort()   ROLLBACK (any time; safe twice); nothing is left
+ */
+struct publish {
+	PGconn *conn;
+	const struct cfg *cfg;
+	const struct queue_job *job;
+	bool is_admin;	    /* the job's user is an admin */
+	bool in_tx;	    /* BEGIN done, no COMMIT/ROLLBACK yet */
+	bool copying;	    /* COPY FROM STDIN in progress */
+	char stage[64];	    /* the staging table's name */
+	size_t ncols;
+	int64_t rows_out;
+};
+
+int publish_open(struct publish *p, PGconn *conn, const struct cfg *cfg,
+		 const struct queue_job *job, const char **code,
+		 struct buf *err);
+int publish_stage(struct publish *p, const struct db_columns *out,
+		  const char **code, struct buf *err);
+int publish_put(struct publish *p, const char *data, size_t len,
+		struct buf *err);
+int publish_finish(struct publish *p, int64_t rows_out, const char **code,
+		   struct buf *err);
+int publish_commit(struct publish *p, struct buf *err);
+void publish_abort(struct publish *p);
 
 /* runner.c: the thread body that runs slot->job to its end. */
 void *worker__run(void *slot);
