@@ -125,6 +125,48 @@ out:
 	return rc;
 }
 
+/* A dir_name sbx_opts allows: [A-Za-z0-9_-]{1,64}, not only digits. */
+static bool dir_name_valid(const char *name)
+{
+	bool digits_only = true;
+	size_t n = 0;
+
+	for (const char *p = name; *p; p++, n++) {
+		char ch = *p;
+
+		if (ch >= '0' && ch <= '9')
+			continue;
+		digits_only = false;
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      ch == '-' || ch == '_'))
+			return false;
+	}
+	return n > 0 && n <= 64 && !digits_only;
+}
+
+int sbx__child_dir(const struct sbx_opts *opts, struct buf *out,
+		   struct buf *err)
+{
+	const char *dir = opts->sandbox_dir;
+	size_t n;
+	int rc;
+
+	if (!opts->dir_name)
+		return sbx__job_dir(dir, opts->job_id, out, err);
+	if (!dir || !*dir || !dir_name_valid(opts->dir_name)) {
+		buf_errf(err, "invalid sandbox directory or directory name");
+		return TW_EINVAL;
+	}
+	n = strlen(dir);
+	while (n > 1 && (dir[n - 1] == '/' || dir[n - 1] == TW_PATH_SEP))
+		n--;
+	rc = buf_addf(out, "%.*s%c%s", (int)n, dir, TW_PATH_SEP,
+		      opts->dir_name);
+	if (rc < 0)
+		buf_errf(err, "sandbox directory path too long");
+	return rc;
+}
+
 int sbx__make_job_dir(const char *dir, struct buf *err)
 {
 	int rc;

@@ -3,9 +3,10 @@
  * 4 of "Sandbox: defence in depth" in docs/architecture.md). The API reads
  * like git's run-command.h:
  *
- *	sbx_spawn()       creates TW_SANDBOX_DIR/<job_id>/ afresh and starts the
- *	                  child in it under OS limits, with an environment built
- *	                  from an allow list and only its three pipes inherited
+ *	sbx_spawn()       creates TW_SANDBOX_DIR/<job_id>/ (or <dir_name>/)
+ *	                  afresh and starts the child in it under OS limits,
+ *	                  with an environment built from an allow list and
+ *	                  only its three pipes inherited
  *	sbx_write() /     code and data to the child's stdin; the child's stdout
  *	sbx_read()        and stderr (separate pipes) back, with a timeout
  *	sbx_poll()        samples CPU, memory and wall time (call every ~250 ms)
@@ -52,6 +53,13 @@ struct sbx_opts {
 	const char *const *argv; /* argv[0]: a path, not searched */
 	const char *sandbox_dir; /* TW_SANDBOX_DIR */
 	int64_t job_id;		 /* the job directory's name */
+	/*
+	 * A directory name used instead of job_id, for children that are not
+	 * jobs (the server's preview runners, "preview-<pid>-<n>"): letters,
+	 * digits, '-' and '_', at most 64, not only digits, so that it never
+	 * collides with a job's. NULL: job_id.
+	 */
+	const char *dir_name;
 	/*
 	 * Environment variables copied from the supervisor's environment when
 	 * set (PATH, LANG, SYSTEMROOT, ...), NULL-terminated. Nothing else is

@@ -74,6 +74,14 @@ int sbx__job_dir(const char *sandbox_dir, int64_t job_id, struct buf *out,
 		 struct buf *err);
 
 /*
+ * sbx__child_dir() is the directory of the child opts describes: the one
+ * of opts->dir_name when set (TW_EINVAL for a name sbx_opts refuses),
+ * else sbx__job_dir()'s.
+ */
+int sbx__child_dir(const struct sbx_opts *opts, struct buf *out,
+		   struct buf *err);
+
+/*
  * sbx__make_job_dir() creates dir afresh: its parents as needed, a
  * leftover from an earlier run removed first (a crashed worker's), then
  * the directory itself. 0 or a TW_E* code with the reason in err.

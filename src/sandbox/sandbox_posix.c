@@ -380,7 +380,7 @@ int sbx_spawn(const struct sbx_opts *opts, struct sbx_child **out,
 		rc = TW_EINVAL;
 		goto out;
 	}
-	rc = sbx__job_dir(opts->sandbox_dir, opts->job_id, &dir, err);
+	rc = sbx__child_dir(opts, &dir, err);
 	if (rc < 0)
 		goto out;
 	rc = resolve_user(opts->run_as_user, &user, err);

@@ -710,7 +710,7 @@ int sbx_spawn(const struct sbx_opts *opts, struct sbx_child **out,
 	c->cpu_run.since_ms = -1;
 	c->why = SBX_RUNNING;
 
-	rc = sbx__job_dir(opts->sandbox_dir, opts->job_id, &dir, err);
+	rc = sbx__child_dir(opts, &dir, err);
 	if (rc < 0)
 		goto fail;
 	c->wdir = plat__utf8_to_wide(dir.ptr);

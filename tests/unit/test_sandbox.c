@@ -327,6 +327,38 @@ static void test_job_dir_path(void **state)
 	buf_release(&b);
 }
 
+/* A named child directory never takes a job's name, nor leaves the dir. */
+static void test_child_dir_name(void **state)
+{
+	struct buf b = BUF_INIT(4096);
+	struct sbx_opts o;
+	const char *bad[] = { "",
+			      "123",
+			      "../x",
+			      "a/b",
+			      "a.b",
+			      "a b",
+			      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+			      "xxxxxxxxxxxxxxxx" };
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.sandbox_dir = "/tmp/sb/";
+	o.job_id = 12;
+	assert_int_equal(sbx__child_dir(&o, &b, NULL), 0);
+	assert_string_equal(b.ptr, "/tmp/sb/12");
+	buf_reset(&b);
+	o.dir_name = "preview-4711-3";
+	assert_int_equal(sbx__child_dir(&o, &b, NULL), 0);
+	assert_string_equal(b.ptr, "/tmp/sb/preview-4711-3");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		buf_reset(&b);
+		o.dir_name = bad[i];
+		assert_int_equal(sbx__child_dir(&o, &b, NULL), TW_EINVAL);
+	}
+	buf_release(&b);
+}
+
 /* plat_remove_tree() never follows a symbolic link out of the tree. */
 static void test_remove_tree_no_follow(void **state)
 {
@@ -952,6 +984,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_judge),
 		cmocka_unit_test(test_os_memory_limit),
 		cmocka_unit_test(test_job_dir_path),
+		cmocka_unit_test(test_child_dir_name),
 		T(test_remove_tree_no_follow),
 		T(test_exit_code_and_job_dir),
 		T(test_spawn_failure),
