@@ -65,9 +65,12 @@ struct worker {
  *	                  job error code on refusal
  *	publish_stage()   creates the staging table with the runner's output
  *	                  columns (append: checks them against the destination:
- *	                  schema_mismatch) and starts COPY FROM STDIN binary
- *	publish_put()     binary COPY bytes (db_bin_encode_rows() output)
- *	publish_finish()  ends the COPY; create: the stage becomes the table;
+ *	                  schema_mismatch), starts COPY FROM STDIN binary and
+ *	                  sends the binary header (db_bin_encode_header())
+ *	publish_put()     binary COPY tuples only (db_bin_encode_rows() output;
+ *	                  the data path calls it with a few MiB at a time)
+ *	publish_finish()  sends the trailer (db_bin_encode_trailer()) and ends
+ *	                  the COPY; create: the stage becomes the table;
  *	                  replace: swapped in, the previous version kept
  *	                  (TW_KEEP_VERSIONS); append: INSERT ... SELECT; then
  *	                  provenance and published_tables. The transaction
