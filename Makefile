@@ -6,7 +6,8 @@ NINJA      := $(shell command -v ninja 2>/dev/null)
 GENERATOR  := $(if $(NINJA),-G Ninja,)
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build build-test build-tsan build-fuzz run test test-quick clean format windows-check
+.PHONY: all deps build build-test build-tsan build-fuzz run test test-quick clean format windows-check \
+	bench-deps bench-transform
 
 all: build
 
@@ -51,6 +52,17 @@ test-quick: build-test
 # test under Wine (docs/windows.md says what that does and does not prove).
 windows-check: deps
 	@sh tests/win/run_smoke.sh
+
+# The benchmarks' own venv (bench/requirements.txt: ADBC, SQLAlchemy),
+# kept out of `make test`; bench-transform prints the data path's figures
+# (bench/transform.py; ARGS=--skip-slow leaves out the minutes-long to_sql).
+bench-deps: deps
+	@if [ ! -x bench/.venv/bin/python ] || [ bench/requirements.txt -nt bench/.venv/.stamp ]; then \
+		rm -rf bench/.venv && python3 -m venv bench/.venv && \
+		bench/.venv/bin/pip install -q -r bench/requirements.txt && touch bench/.venv/.stamp; fi
+
+bench-transform: build bench-deps
+	@.venv/bin/python bench/transform.py $(ARGS)
 
 format:
 	@git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' | xargs clang-format -i
