@@ -6,6 +6,7 @@
  */
 #include "core/compat.h"
 #include "core/err.h"
+#include "core/mem.h"
 #include "platform/plat.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/sandbox_int.h"
@@ -178,5 +179,74 @@ int sbx__make_job_dir(const char *dir, struct buf *err)
 		goto out;
 	rc = plat_mkdir_p(dir, err);
 out:
+	return rc;
+}
+
+#ifdef _WIN32
+#define VENV_PYTHON "sandbox\\.venv\\Scripts\\python.exe"
+#else
+#define VENV_PYTHON "sandbox/.venv/bin/python"
+#endif
+
+/* The venv's interpreter in dir or its parent, into out; false if none. */
+static bool find_venv_python(const char *dir, struct buf *out)
+{
+	const char *slash = strrchr(dir, TW_PATH_SEP);
+	const char *fwd = strrchr(dir, '/');
+
+	if (fwd > slash)
+		slash = fwd;
+	buf_reset(out);
+	buf_addf(out, "%s%c%s", dir, TW_PATH_SEP, VENV_PYTHON);
+	if (plat_is_file(out->ptr))
+		return true;
+	if (!slash)
+		return false;
+	buf_reset(out);
+	buf_addf(out, "%.*s%c%s", (int)(slash - dir), dir, TW_PATH_SEP,
+		 VENV_PYTHON);
+	return plat_is_file(out->ptr);
+}
+
+int sbx_runner_argv(const char *python, char ***argv, struct buf *err)
+{
+	static const char *const tail[] = { "-I", "-m", "tablewright_runner" };
+	struct buf dir = BUF_INIT(4096);
+	struct buf path = BUF_INIT(8192);
+	char **v;
+	int rc = 0;
+
+	*argv = NULL;
+	if (python && *python) {
+		if (!plat_is_file(python)) {
+			buf_errf(err,
+				 "TW_PYTHON names \"%s\", which is not a file",
+				 python);
+			rc = TW_ENOTFOUND;
+			goto out;
+		}
+		buf_adds(&path, python);
+	} else {
+		rc = plat_exe_dir(&dir, err);
+		if (rc < 0)
+			goto out;
+		if (!find_venv_python(dir.ptr, &path)) {
+			buf_errf(err,
+				 "no sandbox interpreter: %s is not in %s or "
+				 "the directory above it (run `make deps`, "
+				 "or set TW_PYTHON)",
+				 VENV_PYTHON, dir.ptr);
+			rc = TW_ENOTFOUND;
+			goto out;
+		}
+	}
+	v = xcalloc(2 + sizeof(tail) / sizeof(tail[0]), sizeof(*v));
+	v[0] = xstrdup(path.ptr);
+	for (size_t i = 0; i < sizeof(tail) / sizeof(tail[0]); i++)
+		v[i + 1] = xstrdup(tail[i]);
+	*argv = v;
+out:
+	buf_release(&dir);
+	buf_release(&path);
 	return rc;
 }

@@ -160,6 +160,20 @@ long sbx_child_pid(const struct sbx_child *c);
  */
 int sbx_check_user(const char *user, bool *drops, struct buf *err);
 
+/*
+ * sbx_runner_argv() is the command that starts the Python sandbox runner,
+ * {python, "-I", "-m", "tablewright_runner", NULL}, for the worker and for
+ * the server's previews alike. python is TW_PYTHON when set (NULL: unset);
+ * otherwise the sandbox venv's interpreter next to the executable:
+ * sandbox/.venv/bin/python (Scripts\python.exe on Windows) in the
+ * executable's directory or the one above it (a build directory inside the
+ * source tree). The venv's path is kept as it is, never resolved through
+ * its symbolic link, so that Python finds the venv's pyvenv.cfg. TW_ENOTFOUND,
+ * with a message that names TW_PYTHON, when there is no such file. Free
+ * *argv with plat_argv_free().
+ */
+int sbx_runner_argv(const char *python, char ***argv, struct buf *err);
+
 /* The name of an outcome: "exited", "killed:timeout", ... */
 const char *sbx_outcome_name(enum sbx_outcome o);
 

@@ -359,6 +359,27 @@ static void test_child_dir_name(void **state)
 	buf_release(&b);
 }
 
+/* The runner's command: TW_PYTHON when set, checked to be a file. */
+static void test_runner_argv(void **state)
+{
+	struct buf err = BUF_INIT(4096);
+	char **argv = NULL;
+
+	(void)state;
+	assert_int_equal(sbx_runner_argv("/bin/sh", &argv, &err), 0);
+	assert_string_equal(argv[0], "/bin/sh");
+	assert_string_equal(argv[1], "-I");
+	assert_string_equal(argv[2], "-m");
+	assert_string_equal(argv[3], "tablewright_runner");
+	assert_null(argv[4]);
+	plat_argv_free(argv);
+	assert_int_equal(sbx_runner_argv("/nonexistent/python", &argv, &err),
+			 TW_ENOTFOUND);
+	assert_null(argv);
+	assert_non_null(strstr(err.ptr, "TW_PYTHON"));
+	buf_release(&err);
+}
+
 /* plat_remove_tree() never follows a symbolic link out of the tree. */
 static void test_remove_tree_no_follow(void **state)
 {
@@ -985,6 +1006,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_os_memory_limit),
 		cmocka_unit_test(test_job_dir_path),
 		cmocka_unit_test(test_child_dir_name),
+		cmocka_unit_test(test_runner_argv),
 		T(test_remove_tree_no_follow),
 		T(test_exit_code_and_job_dir),
 		T(test_spawn_failure),
