@@ -182,30 +182,43 @@ out:
 	return rc;
 }
 
-#ifdef _WIN32
-#define VENV_PYTHON "sandbox\\.venv\\Scripts\\python.exe"
-#else
-#define VENV_PYTHON "sandbox/.venv/bin/python"
-#endif
+/* The venv's interpreter, as POSIX and Windows lay a venv out. */
+static const char *const venv_python[] = {
+	"sandbox/.venv/bin/python",
+	"sandbox\\.venv\\Scripts\\python.exe",
+};
 
-/* The venv's interpreter in dir or its parent, into out; false if none. */
-static bool find_venv_python(const char *dir, struct buf *out)
+/*
+ * The venv's interpreter in the executable's directory's parent (a build
+ * directory inside the checkout) or in that directory, into out (the
+ * candidates tried go to tried); false if none exists.
+ */
+static bool find_venv_python(const char *dir, struct buf *out,
+			     struct buf *tried)
 {
 	const char *slash = strrchr(dir, TW_PATH_SEP);
 	const char *fwd = strrchr(dir, '/');
+	int parent_len;
 
 	if (fwd > slash)
 		slash = fwd;
-	buf_reset(out);
-	buf_addf(out, "%s%c%s", dir, TW_PATH_SEP, VENV_PYTHON);
-	if (plat_is_file(out->ptr))
-		return true;
-	if (!slash)
-		return false;
-	buf_reset(out);
-	buf_addf(out, "%.*s%c%s", (int)(slash - dir), dir, TW_PATH_SEP,
-		 VENV_PYTHON);
-	return plat_is_file(out->ptr);
+	parent_len = slash ? (int)(slash - dir) : -1;
+	for (int up = 1; up >= 0; up--) {
+		if (up && parent_len < 0)
+			continue;
+		for (size_t i = 0; i < TW_ARRAY_SIZE(venv_python); i++) {
+			buf_reset(out);
+			buf_addf(out, "%.*s%c%s",
+				 up ? parent_len : (int)strlen(dir), dir,
+				 TW_PATH_SEP, venv_python[i]);
+			if (plat_is_file(out->ptr))
+				return true;
+			if (i == 0)
+				buf_addf(tried, "%s\"%s\"",
+					 tried->len ? ", " : "", out->ptr);
+		}
+	}
+	return false;
 }
 
 int sbx_runner_argv(const char *python, char ***argv, struct buf *err)
@@ -213,6 +226,7 @@ int sbx_runner_argv(const char *python, char ***argv, struct buf *err)
 	static const char *const tail[] = { "-I", "-m", "tablewright_runner" };
 	struct buf dir = BUF_INIT(4096);
 	struct buf path = BUF_INIT(8192);
+	struct buf tried = BUF_INIT(16384);
 	char **v;
 	int rc = 0;
 
@@ -230,12 +244,14 @@ int sbx_runner_argv(const char *python, char ***argv, struct buf *err)
 		rc = plat_exe_dir(&dir, err);
 		if (rc < 0)
 			goto out;
-		if (!find_venv_python(dir.ptr, &path)) {
+		if (!find_venv_python(dir.ptr, &path, &tried)) {
 			buf_errf(err,
-				 "no sandbox interpreter: %s is not in %s or "
-				 "the directory above it (run `make deps`, "
-				 "or set TW_PYTHON)",
-				 VENV_PYTHON, dir.ptr);
+				 "no Python for the sandbox runner: none of %s "
+				 "exists; run make deps (it makes "
+				 "sandbox/.venv), or set TW_PYTHON to the "
+				 "interpreter of a virtual environment that "
+				 "has the runner's packages",
+				 tried.ptr);
 			rc = TW_ENOTFOUND;
 			goto out;
 		}
@@ -248,5 +264,6 @@ int sbx_runner_argv(const char *python, char ***argv, struct buf *err)
 out:
 	buf_release(&dir);
 	buf_release(&path);
+	buf_release(&tried);
 	return rc;
 }
