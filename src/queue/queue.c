@@ -583,7 +583,8 @@ int queue_finish(PGconn *conn, int64_t id, const char *worker_id,
 	params[8] = dur;
 	params[9] = worker_id;
 
-	rc = db_tx_begin(&tx, conn, err);
+	/* Inside the publisher's transaction: a savepoint (queue.h). */
+	rc = db_tx_begin_nested(&tx, conn, "queue_finish", err);
 	if (rc < 0)
 		goto out;
 	rc = append_fenced(conn, id, worker_id, r->log_tail ? r->log_tail : "",

@@ -151,6 +151,10 @@ struct queue_result {
  * queue_finish() records the outcome of a running job that worker_id holds,
  * with its status event, in one transaction. Returns 1 when recorded, 0
  * when the job was no longer this worker's (nothing is changed then).
+ * Unlike the other functions it may also run inside the caller's open
+ * transaction (the publisher's: the outcome commits with the table), as a
+ * savepoint that it releases, or rolls back on 0 or an error, leaving the
+ * caller's transaction open either way.
  */
 int queue_finish(PGconn *conn, int64_t id, const char *worker_id,
 		 const struct queue_result *res, struct buf *err);

@@ -14,6 +14,7 @@
 #include "db/copy.h"
 #include "db/db.h"
 #include "queue/queue.h"
+#include "sandbox/sandbox.h"
 #include "worker/worker.h"
 
 /* The runner samples the child (and enforces its limits) this often. */
@@ -83,10 +84,10 @@ struct publish {
 	PGconn *conn;
 	const struct cfg *cfg;
 	const struct queue_job *job;
-	bool is_admin;	    /* the job's user is an admin */
-	bool in_tx;	    /* BEGIN done, no COMMIT/ROLLBACK yet */
-	bool copying;	    /* COPY FROM STDIN in progress */
-	char stage[64];	    /* the staging table's name */
+	bool is_admin;	/* the job's user is an admin */
+	bool in_tx;	/* BEGIN done, no COMMIT/ROLLBACK yet */
+	bool copying;	/* COPY FROM STDIN in progress */
+	char stage[64]; /* the staging table's name */
 	size_t ncols;
 	int64_t rows_out;
 };
@@ -102,6 +103,57 @@ int publish_finish(struct publish *p, int64_t rows_out, const char **code,
 		   struct buf *err);
 int publish_commit(struct publish *p, struct buf *err);
 void publish_abort(struct publish *p);
+
+/*
+ * datapath.c - the job's data through the sandbox child
+ * (docs/internals/datapath.md). runner.c drives it:
+ *
+ *	datapath_new()        for one job
+ *	datapath_prepare()    before the child starts: the source's columns
+ *	                      (source_missing), the COPY statement, the
+ *	                      publisher opened (destination_exists, ...); on
+ *	                      failure *code and msg say why
+ *	datapath_start()      the reader thread: JOB, then (after READY) the
+ *	                      source's batches and END into the child's stdin
+ *	datapath_poll()       every pump round: decodes the frames in in (the
+ *	                      child's stdout; consumed), LOG text to log_fn;
+ *	                      <0 once the data path found a failure (the child
+ *	                      must be killed)
+ *	datapath_stop_input() the reader stops (a COPY in flight is cancelled)
+ *	datapath_join()       ... and is joined; call once the child is gone
+ *	datapath_failure()    the failure found (the worker's, the source's or
+ *	                      the runner's STATUS): its code, or NULL
+ *	datapath_check_success()  for a child that exited 0 with no failure:
+ *	                      NULL when the result may be published
+ *	datapath_commit()     publishes and records res in one transaction: 1
+ *	                      done, 0 the job is no longer ours, <0 failed
+ *	                      (*code; nothing published)
+ *	datapath_abort()      nothing is published (safe at any time, twice)
+ *	datapath_free()       joins, aborts, releases everything
+ */
+struct datapath;
+
+struct datapath *datapath_new(struct worker *w, const struct queue_job *job);
+int datapath_prepare(struct datapath *d, const char **code, struct buf *msg);
+int datapath_start(struct datapath *d, struct sbx_child *child,
+		   struct buf *err);
+int datapath_poll(struct datapath *d, struct buf *in, bool eof,
+		  void (*log_fn)(void *, const char *, size_t), void *ctx);
+void datapath_stop_input(struct datapath *d);
+void datapath_join(struct datapath *d);
+/* Rows done, for the metrics events: what the runner reported transformed
+ * (METRICS) and what has been written. */
+void datapath_progress(const struct datapath *d, int64_t *rows_in,
+		       int64_t *rows_out);
+/* Rows read from the source and sent, and rows written, for the job row. */
+void datapath_counts(const struct datapath *d, int64_t *rows_in,
+		     int64_t *rows_out);
+const char *datapath_failure(struct datapath *d, struct buf *msg);
+const char *datapath_check_success(struct datapath *d, struct buf *msg);
+int datapath_commit(struct datapath *d, struct queue_result *res,
+		    const char **code, struct buf *err);
+void datapath_abort(struct datapath *d);
+void datapath_free(struct datapath *d);
 
 /* runner.c: the thread body that runs slot->job to its end. */
 void *worker__run(void *slot);
