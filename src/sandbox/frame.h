@@ -62,8 +62,8 @@ struct frame {
  * type, non-zero reserved bytes, or a length over the type's cap (refused
  * as soon as the header is in, before the payload arrives).
  */
-int frame_decode(const uint8_t *in, size_t len, struct frame *f,
-		 size_t *used, struct buf *err);
+int frame_decode(const uint8_t *in, size_t len, struct frame *f, size_t *used,
+		 struct buf *err);
 
 /* Appends a whole BATCH frame holding b (the layout in protocol.md). */
 int frame_batch_encode(struct buf *out, const struct colbatch *b,
@@ -71,7 +71,9 @@ int frame_batch_encode(struct buf *out, const struct colbatch *b,
 
 /*
  * frame_batch_decode() checks a BATCH payload against the kinds expected
- * (ncols of them) and copies it into out, which it (re)initialises. It
+ * (ncols of them) and copies it into out, which it (re)initialises: out is
+ * zeroed or holds a batch, whose memory is reused when its kinds are the
+ * expected ones; on failure it is an empty batch of those kinds. It
  * refuses with TW_EINVAL and a message: a column count or kind other than
  * expected, a buffer that runs past the payload, offsets that do not start
  * at 0 or decrease or pass the data, text that is not UTF-8, a bool other
