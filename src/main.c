@@ -100,6 +100,10 @@ static const struct command commands[] = {
 	  "create the demo tables (orders, customers, events) that\n"
 	  "do not exist yet and save the example scripts as the\n"
 	  "admin's [--rows N, default 100000 orders]" },
+	{ "rollback", cli_rollback,
+	  CMD_SETTINGS | CMD_EMBEDDED | CMD_SUBCOMMAND, 0,
+	  "put back the version of a table that a replace job swapped\n"
+	  "out: rollback SCHEMA.TABLE (a table of the output schema)" },
 	{ "routes", cmd_routes, 0, 0,
 	  "print every HTTP route, one \"METHOD PATH\" per line" },
 	{ "version", cmd_version, 0, 0, "print the version" },

@@ -48,6 +48,7 @@ int api_users_patch(struct http_request *req);
 int api_tables_list(struct http_request *req);
 int api_tables_get(struct http_request *req);
 int api_tables_rows(struct http_request *req);
+int api_tables_rollback(struct http_request *req);
 
 /* scripts.c */
 int api_scripts_list(struct http_request *req);

@@ -55,6 +55,9 @@ const struct http_route api_routes[] = {
 	  NULL, "A table's columns and size" },
 	{ "GET", "/api/v1/tables/{schema}/{name}/rows", api_tables_rows, true,
 	  0, tables_rows_query, "A page of a table's rows" },
+	{ "POST", "/api/v1/tables/{schema}/{name}/rollback",
+	  api_tables_rollback, true, AUTH_ROLE_ADMIN | AUTH_ROLE_ANALYST, NULL,
+	  "Put back the version of a table that a replace swapped out" },
 
 	{ "GET", "/api/v1/scripts", api_scripts_list, true, 0,
 	  scripts_list_query,

@@ -3,6 +3,7 @@
 #include "api/api_int.h"
 #include "core/err.h"
 #include "core/str.h"
+#include "db/publish.h"
 #include "log/log.h"
 
 /*
@@ -370,6 +371,35 @@ out:
 	return rc;
 }
 
+/*
+ * produced_by() sets *out to the provenance of schema.name when a job
+ * published the relation under that name (db_publish_provenance()), JSON
+ * null otherwise. Runs outside the request's read-only transaction, whose
+ * search_path leaves out the app schema.
+ */
+static int produced_by(struct http_request *req, PGconn *conn,
+		       const char *schema, const char *name, json_t **out,
+		       struct buf *err)
+{
+	char *text = NULL;
+	json_t *j = NULL;
+	int rc;
+
+	(void)req;
+	rc = db_publish_provenance(conn, schema, name, &text, err);
+	if (rc == 0 && text) {
+		j = json_loads(text, 0, NULL);
+		if (!j) {
+			buf_errf(err, "the provenance of %s.%s is not JSON",
+				 schema, name);
+			rc = TW_EINTERNAL;
+		}
+	}
+	free(text);
+	*out = j ? j : json_null();
+	return rc;
+}
+
 /* --- GET /api/v1/tables/{schema}/{name} ---------------------------------- */
 
 int api_tables_get(struct http_request *req)
@@ -379,7 +409,7 @@ int api_tables_get(struct http_request *req)
 	const char *schema, *name;
 	struct tbl_info t;
 	PGconn *conn = NULL;
-	json_t *cols, *pk, *body;
+	json_t *cols, *pk, *body, *produced;
 	int i;
 	int rc;
 
@@ -412,8 +442,82 @@ int api_tables_get(struct http_request *req)
 			 "columns", cols, "primary_key", pk, "estimated_rows",
 			 json_int8(t.estimated_rows), "size_bytes",
 			 json_int8(t.size_bytes));
+	rc = produced_by(req, conn, schema, name, &produced, &err);
+	if (rc < 0) {
+		json_decref(body);
+		reply_lookup_error(req, rc, &err);
+		goto out;
+	}
+	json_object_set_new(body, "produced_by", produced);
 	rc = http_reply_json(req, 200, body);
 out:
+	api_db_release(req, conn, rc < 0);
+	buf_release(&err);
+	return rc;
+}
+
+/* --- POST /api/v1/tables/{schema}/{name}/rollback ------------------------ */
+
+/*
+ * Puts back the newest kept version of a table a replace swapped out
+ * (db_publish_rollback(): the current table is dropped). Only tables of
+ * the output schema; everything else is 404. 403 for another user's table
+ * (an analyst), 409 when it is not a table a job published or no earlier
+ * version is kept.
+ */
+int api_tables_rollback(struct http_request *req)
+{
+	const struct cfg *cfg = ((struct api_app *)req->app)->cfg;
+	const struct auth_user *me = req->auth;
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	struct db_rollback_result rb;
+	const char *schema, *name;
+	PGconn *conn = NULL;
+	json_t *produced = NULL;
+	bool admin;
+	int rc;
+
+	rc = path_table(req, &schema, &name);
+	if (rc < 0)
+		goto out;
+	rc = api_may_write(req);
+	if (rc < 0)
+		goto out;
+	if (strcmp(schema, cfg->output_schema) != 0) {
+		rc = http_reply_error(req, TW_ENOTFOUND,
+				      "no such table in the output schema");
+		goto out;
+	}
+	rc = api_db_acquire(req, &conn);
+	if (rc < 0)
+		goto out;
+	admin = auth_role_bit(me->role) == AUTH_ROLE_ADMIN;
+	rc = db_publish_rollback(conn, cfg->app_schema, schema, name, me->id,
+				 admin, &rb, &err);
+	if (rc == TW_ENOTFOUND || rc == TW_EFORBIDDEN || rc == TW_ECONFLICT) {
+		http_reply_error(req, rc, "%s", err.ptr);
+		goto out;
+	}
+	if (rc == 0)
+		rc = produced_by(req, conn, schema, name, &produced, &err);
+	if (rc < 0) {
+		http_reply_error(req, rc, "could not roll back %s.%s: %s",
+				 schema, name, err.ptr);
+		goto out;
+	}
+	log_info(LOG_APP, "%s.%s rolled back to version %d by user %" PRId64,
+		 schema, name, rb.restored, me->id);
+	rc = http_reply_json(
+		req, 200,
+		json_pack("{s:s, s:s, s:i, s:o, s:i, s:o}", "schema", schema,
+			  "name", name, "version", rb.restored,
+			  "rolled_back_version",
+			  rb.dropped ? json_integer(rb.dropped) : json_null(),
+			  "kept_versions", rb.kept_remaining, "produced_by",
+			  produced));
+	produced = NULL;
+out:
+	json_decref(produced);
 	api_db_release(req, conn, rc < 0);
 	buf_release(&err);
 	return rc;

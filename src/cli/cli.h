@@ -114,4 +114,12 @@ int cli_seed_demo(struct db_pool *pool, const struct cfg *cfg, long rows,
  */
 int cli_user(const struct cli *cli, struct cfg *cfg, struct buf *err);
 
+/*
+ * `tablewright rollback SCHEMA.TABLE` (cli/rollback.c): puts back the newest
+ * kept version of a table a replace job swapped out, as an admin may
+ * (db_publish_rollback()), and prints what it did. SCHEMA must be the output
+ * schema. A missing or malformed argument is CLI_EXIT_USAGE.
+ */
+int cli_rollback(const struct cli *cli, struct cfg *cfg, struct buf *err);
+
 #endif

@@ -891,8 +891,16 @@ static void test_catalog_lookups(void **state)
 static void test_migrate_applies_once(void **state)
 {
 	static const char *const tables[] = {
-		"users",   "scripts",	     "script_versions",	 "jobs",
-		"workers", "login_attempts", "schema_migrations"
+		"users",
+		"scripts",
+		"script_versions",
+		"jobs",
+		"workers",
+		"login_attempts",
+		"schema_migrations",
+		"published_tables",
+		"table_versions",
+		"table_publishes",
 	};
 	char schema[128];
 	char sql[512];
