@@ -31,7 +31,8 @@
 
 /* The PostgreSQL types the data path carries natively. */
 enum db_pgtype {
-	DB_PG_OTHER = 0, /* anything else: selected as col::text, sent as text */
+	/* anything else: selected as col::text, sent as text */
+	DB_PG_OTHER = 0,
 	DB_PG_BOOL,
 	DB_PG_INT2,
 	DB_PG_INT4,
@@ -50,11 +51,11 @@ enum db_pgtype {
 
 /* A column of a source or destination table. */
 struct db_column {
-	char *name;	     /* as in the catalog */
-	char *type;	     /* format_type(): "numeric(10,2)", "text" */
+	char *name; /* as in the catalog */
+	char *type; /* format_type(): "numeric(10,2)", "text" */
 	enum db_pgtype pgtype;
-	bool nullable;	     /* not attnotnull */
-	enum col_kind kind;  /* how it travels: db_pgtype_kind() */
+	bool nullable;	    /* not attnotnull */
+	enum col_kind kind; /* how it travels: db_pgtype_kind() */
 };
 
 struct db_columns {
@@ -85,8 +86,8 @@ int db_table_columns(PGconn *conn, const char *schema, const char *name,
  * numeric; numeric may carry "(p,s)" or "(p)". Fills *pgtype; TW_EINVAL
  * with a message for any other pair.
  */
-int db_output_type(enum col_kind kind, const char *type,
-		   enum db_pgtype *pgtype, struct buf *err);
+int db_output_type(enum col_kind kind, const char *type, enum db_pgtype *pgtype,
+		   struct buf *err);
 
 /* --- COPY wrappers -------------------------------------------------------- */
 
@@ -95,8 +96,7 @@ int db_copy_out_begin(PGconn *conn, const char *sql, struct buf *err);
  * COPY's result was fine); <0 with err on failure. */
 int db_copy_out_next(PGconn *conn, char **row, int *len, struct buf *err);
 int db_copy_in_begin(PGconn *conn, const char *sql, struct buf *err);
-int db_copy_in_put(PGconn *conn, const char *data, size_t len,
-		   struct buf *err);
+int db_copy_in_put(PGconn *conn, const char *data, size_t len, struct buf *err);
 /* abort_msg NULL ends the COPY; otherwise aborts it with that message. */
 int db_copy_in_end(PGconn *conn, const char *abort_msg, struct buf *err);
 
@@ -109,6 +109,7 @@ struct db_bin_reader {
 	size_t ncols;
 	bool header_seen;
 	bool trailer_seen;
+	uint64_t rows; /* rows decoded so far, for messages */
 };
 
 void db_bin_reader_init(struct db_bin_reader *r, const enum db_pgtype *types,
