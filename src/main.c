@@ -471,6 +471,7 @@ static int serve_until_stopped(const struct cli *cli, struct cfg *cfg,
 	bool fresh = false;
 	int rc;
 
+	memset(&app, 0, sizeof(app));
 	rc = plat_shutdown_init(err);
 	if (rc < 0)
 		goto out;
@@ -495,6 +496,10 @@ static int serve_until_stopped(const struct cli *cli, struct cfg *cfg,
 	app.cfg = cfg;
 	app.db = db.pool;
 	app.started_ms = plat_monotonic_ms();
+	/* Previews run in sandbox runners the server keeps started. */
+	rc = api_runners_start(cfg, &app.runners, err);
+	if (rc < 0)
+		goto out;
 	rc = start_server(cfg, &app, &srv, err);
 	if (rc < 0)
 		goto out;
@@ -514,6 +519,7 @@ out:
 	if (srv)
 		http_server_stop(srv);
 	worker_stop(wk);
+	api_runners_stop(app.runners);
 	cli_db_close(cfg, &db);
 	return rc;
 }

@@ -420,7 +420,8 @@ class Conversation:
             self.emit(result, outputs)
             del result
             self.metrics()
-        if self.rows_out == 0 and not allow_empty:
+        # A preview's sample may hold no row the script keeps: not an error.
+        if self.rows_out == 0 and not allow_empty and self.task != "preview":
             raise Outcome(
                 "invalid_output",
                 "transform() returned no rows; if that is expected, set ALLOW_EMPTY = True "

@@ -13,12 +13,29 @@
 #include "db/db.h"
 #include "http/http.h"
 
+struct api_runners;
+
 /* What every handler reaches through req->app. */
 struct api_app {
 	const struct cfg *cfg;
 	struct db_pool *db;
 	int64_t started_ms;
+	struct api_runners *runners; /* previews; NULL: none */
 };
+
+/*
+ * api_runners_start() makes the server ready to run sandbox runners for
+ * previews and validation (src/api/runner_pool.c): it hardens the process
+ * (plat_harden_process(), as a worker does, since the server now has
+ * sandbox children) and keeps TW_PREVIEW_POOL runners started from now on.
+ * A runner that cannot be found (no sandbox venv, a bad TW_SANDBOX_USER)
+ * is logged and turns previews off (503), not the server. cfg must outlive
+ * the pool. api_runners_stop() kills and removes every runner it holds and
+ * frees it, once the HTTP server has stopped; NULL is fine.
+ */
+int api_runners_start(const struct cfg *cfg, struct api_runners **out,
+		      struct buf *err);
+void api_runners_stop(struct api_runners *p);
 
 /*
  * api_authenticate() is the server's auth hook (src/api/authn.c): it

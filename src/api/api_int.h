@@ -67,6 +67,37 @@ int api_jobs_logs(struct http_request *req);
 int api_jobs_events(struct http_request *req);
 int api_jobs_cancel(struct http_request *req);
 
+/* preview.c */
+int api_preview_create(struct http_request *req);
+int api_scripts_validate(struct http_request *req);
+
+/* runner_pool.c */
+struct sbx_child;
+
+/*
+ * api_runners_enter() admits one request that will use a runner:
+ * TW_ETOOMANY when as many run as the server allows (429), TW_EUNAVAIL
+ * when previews are off or the server stops (503), with the reason in err.
+ * Pair with api_runners_leave().
+ */
+int api_runners_enter(struct api_runners *p, struct buf *err);
+void api_runners_leave(struct api_runners *p);
+
+/*
+ * api_runners_take() hands over a started runner, the caller's to use for
+ * one request and free with sbx_child_free(): for a preview a pooled one
+ * (*warm, its imports most likely done) when there is one, else one
+ * started now; with validate, a fresh runner that only compiles
+ * (`tablewright_runner validate`). Its wall limit leaves at least
+ * TW_PREVIEW_TIMEOUT_S (API_VALIDATE_MS); the caller enforces its own
+ * deadline.
+ */
+int api_runners_take(struct api_runners *p, bool validate,
+		     struct sbx_child **out, bool *warm, struct buf *err);
+
+/* How long a validation may take (the runner is killed after it). */
+#define API_VALIDATE_MS ((int64_t)5000)
+
 /* --- common.c ------------------------------------------------------------ */
 
 /*

@@ -64,6 +64,9 @@ const struct http_route api_routes[] = {
 	  "List scripts (your own; all for admins and viewers)" },
 	{ "POST", "/api/v1/scripts", api_scripts_create, true,
 	  AUTH_ROLE_ADMIN | AUTH_ROLE_ANALYST, NULL, "Save a new script" },
+	{ "POST", "/api/v1/scripts/validate", api_scripts_validate, true,
+	  AUTH_ROLE_ADMIN | AUTH_ROLE_ANALYST, NULL,
+	  "Check a script's syntax and policy without running it" },
 	{ "GET", "/api/v1/scripts/{id}", api_scripts_get, true, 0, NULL,
 	  "A script with its current code" },
 	{ "PUT", "/api/v1/scripts/{id}", api_scripts_update, true,
@@ -76,6 +79,10 @@ const struct http_route api_routes[] = {
 	{ "GET", "/api/v1/scripts/{id}/versions/{version}",
 	  api_scripts_version_get, true, 0, NULL,
 	  "One saved version of a script" },
+
+	{ "POST", "/api/v1/preview", api_preview_create, true,
+	  AUTH_ROLE_ADMIN | AUTH_ROLE_ANALYST, NULL,
+	  "Run a script on a sample of a table in the sandbox; writes nothing" },
 
 	{ "POST", "/api/v1/jobs", api_jobs_create, true,
 	  AUTH_ROLE_ADMIN | AUTH_ROLE_ANALYST, NULL,

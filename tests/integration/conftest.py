@@ -92,6 +92,9 @@ def base_env(workdir: Path, **overrides: str | None) -> dict[str, str]:
         "TW_SECRET_KEY": secrets.token_hex(32),
         # Cost 10 keeps the suite fast; test_init_run checks the default 12.
         "TW_BCRYPT_COST": "10",
+        # No preview runners kept started (each imports pandas): the tests
+        # of previews (test_preview.py) turn the pool on.
+        "TW_PREVIEW_POOL": "0",
     }
     if os.environ.get("TW_PG_BIN"):
         env["TW_PG_BIN"] = os.environ["TW_PG_BIN"]
