@@ -406,7 +406,7 @@ def _numeric_check(name: str, values: np.ndarray, valid, src: SourceColumn) -> N
 def _decimal_text(v: decimal.Decimal) -> str:
     if v.is_infinite():
         return "Infinity" if v > 0 else "-Infinity"
-    return str(v)
+    return format(v, "f")  # positional: 1E-21 is 0.000000000000000000001
 
 
 def _decimal_column(name, series: pd.Series, src: SourceColumn | None) -> OutColumn:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import decimal
 import functools
 import operator
 import string
@@ -195,13 +196,14 @@ class SandboxViolation(Exception):
 class CompileError:
     """One error found compiling a script (1-based line and column)."""
 
-    __slots__ = ("line", "column", "message", "code")
+    __slots__ = ("line", "column", "message", "code", "end")
 
-    def __init__(self, line, column, message, code="user_error"):
+    def __init__(self, line, column, message, code="user_error", end=0):
         self.line = line
         self.column = column
         self.message = message
         self.code = code
+        self.end = end  # where the node ends: a.__b.__c reports __b first
 
     def as_json(self) -> dict:
         out = {"message": self.message}
@@ -267,7 +269,8 @@ class ScriptTransformer(RestrictingNodeTransformer):
         super().error(node, info)
         line = getattr(node, "lineno", None)
         col = _char_column(self.lines, line, getattr(node, "col_offset", None))
-        self.located.append(CompileError(line, col, info, "sandbox_violation"))
+        end = getattr(node, "end_col_offset", 0) or 0
+        self.located.append(CompileError(line, col, info, "sandbox_violation", end))
 
     def visit_AugAssign(self, node):
         target = node.target
@@ -403,7 +406,7 @@ def compile_script(source: str):
     if result.errors and not located:  # pragma: no cover - every error goes through error()
         located = [CompileError(None, None, str(m), "sandbox_violation") for m in result.errors]
     errors += located
-    errors.sort(key=lambda e: (e.line or 0, e.column or 0))
+    errors.sort(key=lambda e: (e.line or 0, e.column or 0, e.end))
     if errors:
         return None, errors
     return result.code, []
@@ -643,7 +646,7 @@ class Sandbox:
     def write(self, obj):
         """_write_: the objects whose items and attributes scripts may set."""
         t = type(obj)
-        if t in (dict, list, set, bytearray):
+        if t in (dict, list, set, bytearray, decimal.Context):
             return obj
         if isinstance(obj, (type, types.ModuleType)):
             self.violate(f"scripts may not change {self._describe(obj)}")
@@ -670,6 +673,13 @@ class Sandbox:
         return f(*args, **kwargs)
 
     def guarded_import(self, name, globals=None, locals=None, fromlist=(), level=0):
+        # C code that imports (PyImport_Import, e.g. numpy's dtype printing
+        # its helpers) looks __import__ up in the builtins of the current
+        # frame, a script's, and calls it with fromlist [] and locals being
+        # globals. A script's own import statements pass None or a tuple,
+        # and cannot name __import__ to call it itself.
+        if type(fromlist) is list and not fromlist and locals is globals and globals is not None:
+            return builtins.__import__(name, globals, locals, fromlist, level)
         if level:
             self.violate("relative imports are not allowed")
         if type(name) is not str or name not in REACHABLE_MODULES:
@@ -810,6 +820,7 @@ class Sandbox:
                 "setattr": _setattr,
                 "delattr": _delattr,
                 "format": format,
+                "object": object,  # dtype=object; its _ attributes stay out of reach
                 "ascii": ascii,
                 "bin": bin,
                 "NotImplemented": NotImplemented,
