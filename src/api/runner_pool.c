@@ -33,7 +33,8 @@
  * drains the preview pool.
  *
  * At most max_active requests use runners at once (twice the pool, at
- * least 4); one more is 429. docs/internals/api-preview.md tells the rest.
+ * least 4, at most TW_HTTP_THREADS - 2); one more is 429.
+ * docs/internals/api-preview.md tells the rest.
  */
 
 /* How long a runner may wait in the pool before it is replaced. */
@@ -252,6 +253,22 @@ static void *pool_main(void *arg)
 	return NULL;
 }
 
+/*
+ * How many requests may use runners at once: twice the pool, at least 4,
+ * but never more than the HTTP threads less two. A preview holds its
+ * request's thread while it runs (up to TW_PREVIEW_TIMEOUT_S), and the
+ * rest of the API must keep threads to answer on.
+ */
+static int max_active(const struct cfg *cfg)
+{
+	long n = cfg->preview_pool * 2 > 4 ? cfg->preview_pool * 2 : 4;
+	long threads = cfg->http_threads - 2;
+
+	if (n > threads)
+		n = threads;
+	return n < 1 ? 1 : (int)n;
+}
+
 int api_runners_start(const struct cfg *cfg, struct api_runners **out,
 		      struct buf *err)
 {
@@ -273,8 +290,7 @@ int api_runners_start(const struct cfg *cfg, struct api_runners **out,
 	p->cfg = cfg;
 	buf_init(&p->why, 4096);
 	p->target = (size_t)cfg->preview_pool;
-	p->max_active =
-		(int)(cfg->preview_pool * 2 > 4 ? cfg->preview_pool * 2 : 4);
+	p->max_active = max_active(cfg);
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	rc = sbx_check_user(cfg->sandbox_user, &drops, &why);

@@ -306,6 +306,60 @@ def test_preview_invalid_output(ctx: Ctx) -> None:
     assert_error(preview(ctx.analyst, code), 422, "invalid_output")
 
 
+def test_preview_memory_limit(ctx: Ctx) -> None:
+    code = (
+        "import numpy as np\n\n\ndef transform(df):\n"
+        "    big = np.ones(2_000_000_000)\n    df['x'] = big[: len(df)]\n    return df\n"
+    )
+    err = assert_error(preview(ctx.analyst, code, limit=5), 422, "memory_limit")
+    assert err["message"]
+
+
+def test_preview_carries_every_type(ctx: Ctx) -> None:
+    """An identity script shows the source's values and keeps its types:
+    NULLs stay null (never ""), text keeps its quotes, tabs and newlines."""
+    with psycopg.connect(ctx.url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS public.kinds")
+        conn.execute(
+            "CREATE TABLE public.kinds (id int, i2 smallint, i8 bigint, f8 float8,"
+            " n numeric(10,2), b boolean, t text, d date, ts timestamp, tz timestamptz,"
+            " u uuid, j jsonb, iv interval)"
+        )
+        conn.execute(
+            "INSERT INTO public.kinds VALUES"
+            " (1, 2, 9007199254740993, 1.5, 12.34, true, 'a \"q\"\t\n\u00e9', '2024-02-29',"
+            "  '2024-01-02 03:04:05', '2024-01-02 03:04:05+00',"
+            "  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"k\": [1, 2]}', '1 day'),"
+            " (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),"
+            " (3, -1, -2, -0.25, -1.00, false, '', '1970-01-01', '1970-01-01 00:00:00',"
+            "  '1970-01-01 00:00:00+00', '00000000-0000-0000-0000-000000000000', 'null',"
+            "  '00:00:01')"
+        )
+    try:
+        r = preview(ctx.analyst, "def transform(df):\n    return df\n", "public.kinds")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["columns"][:12] == body["source_columns"][:12], body["columns"]
+        names = [c["name"] for c in body["columns"]]
+        rows = {row[0]: dict(zip(names, row, strict=True)) for row in body["rows"]}
+        assert sorted(rows) == [1, 2, 3]
+        one, two, three = rows[1], rows[2], rows[3]
+        assert all(v is None for k, v in two.items() if k != "id"), two
+        # As the rows API: a bigint beyond 2^53 is a string, to stay exact.
+        assert one["i2"] == 2 and one["i8"] == "9007199254740993" and one["f8"] == 1.5
+        assert one["b"] is True and three["b"] is False
+        assert one["t"] == 'a "q"\t\n\u00e9' and three["t"] == ""
+        assert one["u"] == "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+        assert str(one["d"]).startswith("2024-02-29")
+        assert str(one["tz"]).startswith("2024-01-02T03:04:05")
+        assert float(one["n"]) == 12.34 and float(three["n"]) == -1.0
+        assert one["iv"] is not None
+        assert body["rows_in"] == body["rows_out"] == 3
+    finally:
+        with psycopg.connect(ctx.url, autocommit=True) as conn:
+            conn.execute("DROP TABLE public.kinds")
+
+
 def ids_of(body: dict) -> list[int]:
     i = [c["name"] for c in body["columns"]].index("id")
     return [row[i] for row in body["rows"]]
@@ -487,3 +541,39 @@ def test_stop_leaves_no_runner_behind(ctx: Ctx) -> None:
     gone, alive = psutil.wait_procs(kids, timeout=5)
     assert not alive, alive
     assert not [p.name for p in sandbox.iterdir() if p.name.startswith("preview-")]
+
+
+def other_server(ctx: Ctx, tmp: Path, **overrides: str) -> Server:
+    env = dict(ctx.srv.env)
+    env.update(overrides)
+    env["TW_SANDBOX_DIR"] = str(sandbox_dir(tmp))
+    env["TW_LOG_DIR"] = str(tmp / "logs")
+    return start_server(tmp, env)
+
+
+def test_pool_of_zero_starts_a_runner_per_preview(ctx: Ctx, tmp_path: Path) -> None:
+    srv = other_server(ctx, tmp_path, TW_PREVIEW_POOL="0")
+    try:
+        assert psutil.Process(srv.proc.pid).children() == []
+        api = Api(srv).as_user("analyst@example.com", PASSWORDS["analyst"])
+        r = preview(api, "def transform(df):\n    return df\n", limit=20)
+        assert r.status_code == 200, r.text
+        print(f"preview with a runner started for it: {r.json()['duration_ms']} ms")
+        assert len(r.json()["rows"]) == 20
+        assert psutil.Process(srv.proc.pid).children() == []
+    finally:
+        assert srv.stop() == 0, srv.stderr()
+
+
+def test_no_runner_means_503_and_the_rest_works(ctx: Ctx, tmp_path: Path) -> None:
+    srv = other_server(ctx, tmp_path, TW_PYTHON=str(tmp_path / "no-python"))
+    try:
+        api = Api(srv).as_user("analyst@example.com", PASSWORDS["analyst"])
+        err = assert_error(preview(api, "def transform(df):\n    return df\n"), 503, "unavailable")
+        assert "TW_PYTHON" not in err["message"]  # a 5xx names no file; the log does
+        logs = "".join(p.read_text() for p in (tmp_path / "logs").iterdir())
+        assert "previews and validation are off" in logs and "TW_PYTHON" in logs
+        assert_error(api.post(VALIDATE, {"code_text": "x = 1\n"}), 503, "unavailable")
+        assert api.get("/api/v1/tables").status_code == 200
+    finally:
+        assert srv.stop() == 0, srv.stderr()
