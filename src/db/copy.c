@@ -959,7 +959,13 @@ static size_t numeric_parse(const char *s, size_t len, uint8_t *out,
 		i++;
 	while (end > i && isspace((unsigned char)s[end - 1]))
 		end--;
-	for (k = 0; k < TW_ARRAY_SIZE(special); k++) {
+	/* Only a letter, or a sign and a letter, can start one of those. */
+	k = i < end && (s[i] == '+' || s[i] == '-') ? i + 1 : i;
+	if (k < end && isalpha((unsigned char)s[k]))
+		k = 0;
+	else
+		k = TW_ARRAY_SIZE(special);
+	for (; k < TW_ARRAY_SIZE(special); k++) {
 		size_t n = strlen(special[k].text);
 
 		if (end - i == n && same_nocase(s + i, special[k].text, n)) {
@@ -1099,20 +1105,87 @@ static size_t numeric_parse(const char *s, size_t len, uint8_t *out,
 #define DOUBLE_NUMERIC_BOUND (8 + 2 * 8)
 
 /*
+ * shortest_fixed() finds, for a finite a > 0 between 2^-22 and 2^53, the
+ * fewest fraction digits k for which the k-digit decimal nearest to a
+ * (ties to even, as printf rounds) reads back as a: n / 10^k. It works on
+ * the exact value a = m / 2^s in 128-bit integers: n / 10^k reads back as
+ * a when it lies within half a unit in the last place of a (a quarter
+ * below a power of two, whose lower neighbour is closer), the bounds
+ * included when m is even (strtod() rounds ties to even). The nearest
+ * k-digit decimal with the fewest digits that reads back is exactly what
+ * %.15g, %.16g or %.17g prints first that reads back (the correctly
+ * rounded decimal of each precision); false when a is out of range or
+ * needs more than 22 fraction digits, for the printf() path.
+ */
+static bool shortest_fixed(double a, uint64_t *n_out, int *k_out)
+{
+#ifdef __SIZEOF_INT128__
+	unsigned __int128 p = 1;
+	uint64_t bits, m;
+	int exp, s, k;
+
+	memcpy(&bits, &a, 8);
+	exp = (int)(bits >> 52 & 0x7FF);
+	if (exp == 0 || exp == 0x7FF)
+		return false; /* zero, subnormal, infinite, NaN */
+	m = (bits & ((UINT64_C(1) << 52) - 1)) | UINT64_C(1) << 52;
+	s = 1075 - exp; /* a = m / 2^s */
+	if (s < 0 || s > 74)
+		return false;
+	if (s == 0) {
+		*n_out = m;
+		*k_out = 0;
+		return true;
+	}
+	for (k = 0; k <= 22; k++, p *= 10) {
+		unsigned __int128 x = (unsigned __int128)m * p; /* a 10^k 2^s */
+		unsigned __int128 half = (unsigned __int128)1 << (s - 1);
+		unsigned __int128 n = x >> s;
+		unsigned __int128 below = x - (n << s); /* n under a 10^k */
+		unsigned __int128 d;
+		bool even = !(m & 1), ok;
+
+		if (below > half || (below == half && (n & 1))) {
+			n++;
+			d = (n << s) - x;
+			ok = even ? 2 * d <= p : 2 * d < p;
+		} else {
+			d = below;
+			if (m == UINT64_C(1) << 52)
+				ok = 4 * d <= p; /* m is even */
+			else
+				ok = even ? 2 * d <= p : 2 * d < p;
+		}
+		if (ok) {
+			if (n > UINT64_MAX)
+				return false;
+			*n_out = (uint64_t)n;
+			*k_out = k;
+			return true;
+		}
+	}
+#else
+	(void)a;
+	(void)n_out;
+	(void)k_out;
+#endif
+	return false;
+}
+
+/*
  * numeric_from_double() writes the shortest decimal that reads back as d
  * (what %.15g, else %.16g, else %.17g prints first that strtod() turns
  * back into d; from %.1g for a subnormal) as binary numeric; infinities
- * become numeric's.
+ * become numeric's. shortest_fixed() finds it without printf() for the
+ * doubles data holds; printf() takes the rest.
  */
 static size_t numeric_from_double(double d, uint8_t *out)
 {
-	static const double pow10[16] = { 1e0,	1e1,  1e2,  1e3, 1e4,  1e5,
-					  1e6,	1e7,  1e8,  1e9, 1e10, 1e11,
-					  1e12, 1e13, 1e14, 1e15 };
 	char text[64];
 	const char *why;
 	double a = fabs(d);
 	size_t n = 0;
+	uint64_t v;
 	int k, prec;
 
 	if (isnan(d))
@@ -1120,45 +1193,30 @@ static size_t numeric_from_double(double d, uint8_t *out)
 	if (isinf(d))
 		return numeric_parse(d > 0 ? "Infinity" : "-Infinity",
 				     d > 0 ? 8 : 9, out, &why);
-	/*
-	 * The usual case without printf: the fewest fraction digits k for
-	 * which m = a * 10^k rounds to an integer below 10^15 that divides
-	 * back into a exactly. Such a decimal has at most 15 significant
-	 * digits, and at most one 15-digit decimal reads back as a given
-	 * double (their spacing is wider than a double's), so it is the one
-	 * %.15g prints.
-	 */
-	for (k = 0; k < 16 && a < 1e15; k++) {
-		/* Rounded half up (a >= 0); below 2^53 every integer is exact.
-		 */
-		double m = (double)(int64_t)(a * pow10[k] + 0.5);
+	if (a == 0)
+		return numeric_parse("0", 1, out, &why);
+	if (shortest_fixed(a, &v, &k)) {
+		char digits[20];
+		int nd = 0, j;
 
-		if (m >= 1e15)
-			break;
-		if (m / pow10[k] == a) {
-			uint64_t v = (uint64_t)m;
-			char digits[20];
-			int nd = 0, j;
-
-			do {
-				digits[nd++] = (char)('0' + v % 10);
-				v /= 10;
-			} while (v);
-			if (d < 0)
-				text[n++] = '-';
-			if (nd <= k) {
+		do {
+			digits[nd++] = (char)('0' + v % 10);
+			v /= 10;
+		} while (v);
+		if (d < 0)
+			text[n++] = '-';
+		if (nd <= k) {
+			text[n++] = '0';
+			text[n++] = '.';
+			for (j = 0; j < k - nd; j++)
 				text[n++] = '0';
-				text[n++] = '.';
-				for (j = 0; j < k - nd; j++)
-					text[n++] = '0';
-			}
-			for (j = nd - 1; j >= 0; j--) {
-				text[n++] = digits[j];
-				if (j == k && k > 0 && nd > k)
-					text[n++] = '.';
-			}
-			return numeric_parse(text, n, out, &why);
 		}
+		for (j = nd - 1; j >= 0; j--) {
+			text[n++] = digits[j];
+			if (j == k && k > 0 && nd > k)
+				text[n++] = '.';
+		}
+		return numeric_parse(text, n, out, &why);
 	}
 	/* Below DBL_MIN doubles lose precision: 15 digits may be too many. */
 	for (prec = a < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
