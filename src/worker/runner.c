@@ -7,16 +7,19 @@
 #include "core/str.h"
 #include "log/log.h"
 #include "platform/plat.h"
+#include "sandbox/frame.h"
 #include "sandbox/sandbox.h"
 #include "worker/worker_int.h"
 
 /*
- * runner.c - one job, on a thread of its own: start the sandbox child,
- * hand it the job, stream its output into the job's log (capped), sample
- * its CPU and memory every WORKER_SAMPLE_MS (the supervisor kills it when a
- * limit is passed), obey cancel requests, and record the classified
- * outcome. Until the Python runner lands, the child is whatever
- * TW_SANDBOX_COMMAND names; it gets the job as one JSON line on stdin.
+ * runner.c - one job, on a thread of its own: look up its source and open
+ * its output (datapath.c), start the sandbox child (the Python runner, or
+ * whatever TW_SANDBOX_COMMAND names), let the data path feed it and take
+ * its frames (docs/internals/protocol.md), put its log text and stderr in
+ * the job's log (capped), sample its CPU and memory every WORKER_SAMPLE_MS
+ * (the supervisor kills it when a limit is passed), obey cancel requests,
+ * and record the classified outcome, which for a success commits with the
+ * published table.
  */
 
 /* How long the database may take per write before the job waits on. */
@@ -39,10 +42,18 @@ static const char *const env_allow[] = {
 	"SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", NULL,
 };
 
-/* Numeric libraries get one thread each: the CPU share is the job's. */
+/*
+ * Numeric libraries get one thread each: the CPU share is the job's.
+ * Python reads and writes UTF-8 whatever the locale.
+ */
 static const char *const env_extra[] = {
-	"OMP_NUM_THREADS=1",  "OPENBLAS_NUM_THREADS=1",	   "MKL_NUM_THREADS=1",
-	"PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1", NULL,
+	"OMP_NUM_THREADS=1",
+	"OPENBLAS_NUM_THREADS=1",
+	"MKL_NUM_THREADS=1",
+	"PYTHONUNBUFFERED=1",
+	"PYTHONDONTWRITEBYTECODE=1",
+	"PYTHONUTF8=1",
+	NULL,
 };
 
 /* What the runner keeps while a job runs. */
@@ -51,7 +62,9 @@ struct run {
 	struct worker *w;
 	const struct queue_job *job;
 	struct sbx_child *child;
-	struct buf partial[3]; /* [1] stdout, [2] stderr: an unfinished line */
+	struct datapath *dp;
+	struct buf out;	       /* the child's stdout: frames not yet taken */
+	struct buf partial[3]; /* [1] LOG text, [2] stderr: unfinished line */
 	struct buf pending;    /* log text not yet written */
 	int64_t log_bytes;     /* the stored log's length, with pending */
 	bool truncated;	       /* the cap was reached */
@@ -159,11 +172,33 @@ out:
 	buf_release(&clean);
 }
 
-static char *metrics_json(const struct sbx_sample *s)
+/*
+ * LOG frames' text (whole lines, by the protocol) into the log, through
+ * partial[1] in pieces it has room for.
+ */
+static void log_text(void *ctx, const char *text, size_t len)
 {
+	struct run *r = ctx;
+
+	while (len > 0) {
+		size_t n = len < READ_CAP ? len : READ_CAP;
+
+		buf_add(&r->partial[1], text, n);
+		text += n;
+		len -= n;
+		take_lines(r, 1, len == 0);
+	}
+}
+
+static char *metrics_json(const struct run *r)
+{
+	const struct sbx_sample *s = &r->last;
 	json_t *o = json_object();
+	int64_t rows_in = 0, rows_out = 0;
 	char *text;
 
+	if (r->dp)
+		datapath_progress(r->dp, &rows_in, &rows_out);
 	json_object_set_new(o, "wall_ms", json_integer(s->wall_ms));
 	json_object_set_new(o, "cpu_percent", json_real(s->cpu_percent));
 	json_object_set_new(o, "cpu_seconds", json_real(s->cpu_seconds));
@@ -171,6 +206,8 @@ static char *metrics_json(const struct sbx_sample *s)
 	json_object_set_new(o, "commit_bytes", json_integer(s->commit_bytes));
 	json_object_set_new(o, "peak_rss_bytes",
 			    json_integer(s->peak_rss_bytes));
+	json_object_set_new(o, "rows_in", json_integer(rows_in));
+	json_object_set_new(o, "rows_out", json_integer(rows_out));
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return text;
@@ -194,7 +231,7 @@ static void flush(struct run *r, bool with_metrics)
 	if (rc < 0)
 		goto fail;
 	if (with_metrics && r->have_sample)
-		metrics = metrics_json(&r->last);
+		metrics = metrics_json(r);
 	rc = queue_append_log(conn, r->job->id, r->w->id, r->pending.ptr,
 			      r->pending.len, r->truncated, metrics, &err);
 	db_release(r->w->pool, conn, rc < 0);
@@ -214,29 +251,14 @@ out:
 	buf_release(&err);
 }
 
-/* The job as the child reads it: one JSON object on one line. */
-static char *job_json(const struct queue_job *job)
-{
-	json_t *o = json_object();
-	char *text;
-
-	json_object_set_new(o, "job_id", json_integer(job->id));
-	json_object_set_new(o, "script_id", json_integer(job->script_id));
-	json_object_set_new(o, "script_version",
-			    json_integer(job->script_version));
-	json_object_set_new(o, "source_table", json_string(job->source_table));
-	json_object_set_new(o, "destination_table",
-			    json_string(job->destination_table));
-	json_object_set_new(o, "mode", json_string(job->mode));
-	json_object_set_new(o, "attempt", json_integer(job->attempt));
-	json_object_set_new(o, "code_text", json_string(job->code_text));
-	text = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	return text;
-}
-
 /* What a job was told to stop for, if anything. */
-enum stop_reason { STOP_NONE, STOP_CANCEL, STOP_SHUTDOWN, STOP_LOST };
+enum stop_reason {
+	STOP_NONE,
+	STOP_CANCEL,
+	STOP_SHUTDOWN,
+	STOP_LOST,
+	STOP_FAILED, /* the data path found a failure */
+};
 
 static enum stop_reason stop_wanted(struct run *r)
 {
@@ -250,9 +272,11 @@ static enum stop_reason stop_wanted(struct run *r)
 }
 
 /*
- * Pumps the child until it has ended and its pipes are drained: output
- * into the log, samples (and limits) every WORKER_SAMPLE_MS, writes every
- * WORKER_FLUSH_MS, kills on a stop request. Returns why it was stopped.
+ * Pumps the child until it has ended and its pipes are drained: its frames
+ * to the data path, its stderr and log text into the log, samples (and
+ * limits) every WORKER_SAMPLE_MS, writes every WORKER_FLUSH_MS, kills on a
+ * stop request or a failure the data path found. Returns why it was
+ * stopped.
  */
 static enum stop_reason pump(struct run *r)
 {
@@ -272,20 +296,32 @@ static enum stop_reason pump(struct run *r)
 		    o == SBX_RUNNING) {
 			stopped = want;
 			sbx_kill(r->child, SBX_CANCELLED);
+			datapath_stop_input(r->dp);
 		}
-		for (int k = 1; k <= 2; k++) {
-			struct buf *p = &r->partial[k];
-			/* Wait on stdout only; stderr is read as it is. */
-			int64_t wait = k == 1 || eof[1] ? 50 : 0;
+		/* Wait on stdout only; stderr is read as it is. */
+		if (!eof[1]) {
+			buf_reset(&err);
+			if (sbx_read(r->child, 1, &r->out, 50, &eof[1], &err) <
+			    0)
+				eof[1] = true;
+		}
+		if (datapath_poll(r->dp, &r->out, eof[1], log_text, r) < 0 &&
+		    stopped == STOP_NONE) {
+			stopped = STOP_FAILED;
+			if (o == SBX_RUNNING)
+				sbx_kill(r->child, SBX_CANCELLED);
+			datapath_stop_input(r->dp);
+		}
+		if (!eof[2]) {
+			struct buf *p = &r->partial[2];
 
-			if (eof[k])
-				continue;
 			buf_reset(&err);
 			if (p->len >= READ_CAP)
-				take_lines(r, k, true);
-			if (sbx_read(r->child, k, p, wait, &eof[k], &err) < 0)
-				eof[k] = true;
-			take_lines(r, k, eof[k]);
+				take_lines(r, 2, true);
+			if (sbx_read(r->child, 2, p, eof[1] ? 50 : 0, &eof[2],
+				     &err) < 0)
+				eof[2] = true;
+			take_lines(r, 2, eof[2]);
 		}
 		/*
 		 * Both pipes closed: the child is most likely ending. Wait for
@@ -321,64 +357,85 @@ static enum stop_reason pump(struct run *r)
 		    ((eof[1] && eof[2]) || now - ended_at > DRAIN_MS))
 			break;
 	}
-	take_lines(r, 1, true);
 	take_lines(r, 2, true);
 	buf_release(&err);
 	return stopped;
 }
 
-/* Fills res (status, error_code, message) from how the child ended. */
+/*
+ * Fills res (status, error_code, message) from how the job ended: a stop
+ * request, then a limit the supervisor enforced, then a failure the data
+ * path found or the runner reported, then the child's exit; a clean exit
+ * succeeds only when the data path is satisfied too.
+ */
 static void classify(const struct run *r, enum stop_reason stopped,
 		     const struct sbx_exit *ex, struct queue_result *res,
 		     struct buf *msg)
 {
 	const struct cfg *cfg = r->w->cfg;
+	const char *code;
 
 	res->status = "failed";
-	switch (stopped == STOP_NONE ? ex->outcome : SBX_CANCELLED) {
-	case SBX_EXITED:
-		if (ex->exit_code == 0) {
-			res->status = "succeeded";
-			return;
-		}
-		res->error_code = "user_error";
-		buf_addf(msg, "the job's program exited with status %d",
-			 ex->exit_code);
-		break;
-	case SBX_KILLED_TIMEOUT:
-		res->error_code = "timeout";
-		buf_addf(msg, "ran longer than TW_JOB_TIMEOUT_S (%ld s)",
-			 cfg->job_timeout_s);
-		break;
-	case SBX_KILLED_MEMORY:
-		res->error_code = "memory_limit";
-		buf_addf(msg,
-			 "used more memory than TW_JOB_MEMORY_MB (%ld MiB)",
-			 cfg->job_memory_mb);
-		break;
-	case SBX_KILLED_CPU:
-		res->error_code = "cpu_limit";
-		buf_addf(msg,
-			 "used more than %ld%% CPU for over %ld s, or its "
-			 "CPU-time allowance",
-			 cfg->job_cpu_percent, cfg->job_cpu_grace_s);
-		break;
-	case SBX_CANCELLED:
+	if (stopped == STOP_CANCEL || stopped == STOP_SHUTDOWN ||
+	    stopped == STOP_LOST) {
 		res->status = "cancelled";
 		buf_adds(msg, stopped == STOP_SHUTDOWN ? "the worker stopped "
 							 "before the job "
 							 "finished"
 						       : "cancelled on "
 							 "request");
+		return;
+	}
+	switch (ex->outcome) {
+	case SBX_KILLED_TIMEOUT:
+		res->error_code = "timeout";
+		buf_addf(msg, "ran longer than TW_JOB_TIMEOUT_S (%ld s)",
+			 cfg->job_timeout_s);
+		return;
+	case SBX_KILLED_MEMORY:
+		res->error_code = "memory_limit";
+		buf_addf(msg,
+			 "used more memory than TW_JOB_MEMORY_MB (%ld MiB)",
+			 cfg->job_memory_mb);
+		return;
+	case SBX_KILLED_CPU:
+		res->error_code = "cpu_limit";
+		buf_addf(msg,
+			 "used more than %ld%% CPU for over %ld s, or its "
+			 "CPU-time allowance",
+			 cfg->job_cpu_percent, cfg->job_cpu_grace_s);
+		return;
+	default:
+		break;
+	}
+	code = datapath_failure(r->dp, msg);
+	if (code) {
+		res->error_code = code;
+		return;
+	}
+	switch (ex->outcome) {
+	case SBX_EXITED:
+		if (ex->exit_code == 0) {
+			code = datapath_check_success(r->dp, msg);
+			if (code)
+				res->error_code = code;
+			else
+				res->status = "succeeded";
+			return;
+		}
+		res->error_code = "user_error";
+		buf_addf(msg, "the job's program exited with status %d",
+			 ex->exit_code);
 		break;
 	case SBX_CRASHED:
 		res->error_code = "internal";
 		buf_addf(msg, "the sandbox process crashed (signal %d)",
 			 ex->signal);
 		break;
-	case SBX_RUNNING:
+	default:
 		res->error_code = "internal";
-		buf_adds(msg, "the sandbox process did not end");
+		buf_addf(msg, "the sandbox process ended as %s",
+			 sbx_outcome_name(ex->outcome));
 		break;
 	}
 }
@@ -418,9 +475,92 @@ static void record(struct run *r, struct queue_result *res)
 	buf_release(&err);
 }
 
-static void run_job(struct run *r)
+/* The worker's line about the job's end, kept even past the log cap. */
+static void final_line(struct run *r, const struct queue_result *res,
+		       const char *msg)
+{
+	struct buf line = BUF_INIT(8192);
+
+	buf_addf(&line, "%s", res->status);
+	if (res->error_code)
+		buf_addf(&line, " (%s)", res->error_code);
+	buf_addf(&line, " after %.2f s; peak memory %.1f MiB, CPU %.2f s",
+		 (double)res->duration_ms / 1000.0,
+		 (double)res->peak_memory_bytes / 1048576.0, res->cpu_seconds);
+	if (res->rows_in >= 0)
+		buf_addf(&line, "; %" PRId64 " rows in", res->rows_in);
+	if (res->rows_out >= 0)
+		buf_addf(&line, ", %" PRId64 " rows out", res->rows_out);
+	if (msg && *msg)
+		buf_addf(&line, ": %s", msg);
+	add_worker_line(r, line.ptr, true);
+	buf_release(&line);
+}
+
+static void start_child(struct run *r, struct sbx_opts *so)
 {
 	const struct cfg *cfg = r->w->cfg;
+
+	memset(so, 0, sizeof(*so));
+	so->argv = (const char *const *)r->w->argv;
+	so->sandbox_dir = cfg->sandbox_dir;
+	so->job_id = r->job->id;
+	so->env_allow = env_allow;
+	so->env_extra = env_extra;
+	so->run_as_user = cfg->sandbox_user;
+	so->limits.wall_ms = cfg->job_timeout_s * 1000;
+	so->limits.memory_bytes = (int64_t)cfg->job_memory_mb * 1024 * 1024;
+	so->limits.cpu_percent = (double)cfg->job_cpu_percent;
+	so->limits.cpu_grace_ms = cfg->job_cpu_grace_s * 1000;
+	so->limits.cpu_seconds = cfg->job_timeout_s + CPU_BACKSTOP_EXTRA_S;
+	so->limits.file_bytes = FILE_MAX_BYTES;
+	so->limits.max_files = MAX_FILES;
+}
+
+/*
+ * A result that may be published: the table and the job's outcome commit
+ * together. Returns true when that is done (or the job is no longer ours:
+ * nothing to record); false with res turned into a failure to record.
+ */
+static bool publish(struct run *r, struct queue_result *res, struct buf *msg)
+{
+	struct buf err = BUF_INIT(4096);
+	size_t mark = r->pending.len;
+	int64_t bytes = r->log_bytes;
+	const char *code = NULL;
+	int rc;
+
+	final_line(r, res, NULL);
+	res->log_tail = r->pending.ptr;
+	res->log_tail_len = r->pending.len;
+	res->log_truncated = r->truncated;
+	rc = datapath_commit(r->dp, res, &code, &err);
+	if (rc == 1) {
+		buf_reset(&r->pending);
+		goto out;
+	}
+	if (rc == 0) {
+		log_warn(LOG_WORKER,
+			 "job %" PRId64 ": finished, but it was no longer this "
+			 "worker's; nothing published or recorded",
+			 r->job->id);
+		goto out;
+	}
+	/* Rolled back, the line saying it succeeded too. */
+	buf_setlen(&r->pending, mark);
+	r->log_bytes = bytes;
+	res->status = "failed";
+	res->error_code = code ? code : "internal";
+	res->rows_out = -1;
+	buf_reset(msg);
+	buf_addf(msg, "could not publish the result: %s", err.ptr);
+out:
+	buf_release(&err);
+	return rc >= 0;
+}
+
+static void run_job(struct run *r)
+{
 	struct sbx_opts so;
 	struct sbx_exit ex;
 	struct queue_result res;
@@ -428,34 +568,22 @@ static void run_job(struct run *r)
 	struct buf msg = BUF_INIT(4096);
 	enum stop_reason stopped = STOP_NONE;
 	int64_t t0 = plat_monotonic_ms();
-	char *input = NULL;
+	const char *code = NULL;
 	int rc;
 
 	memset(&ex, 0, sizeof(ex));
 	memset(&res, 0, sizeof(res));
 	res.rows_in = -1;
 	res.rows_out = -1;
-	if (!r->w->argv) {
+	r->dp = datapath_new(r->w, r->job);
+	/* A missing source or a taken destination: no child at all. */
+	rc = datapath_prepare(r->dp, &code, &msg);
+	if (rc < 0) {
 		res.status = "failed";
-		res.error_code = "internal";
-		buf_adds(&msg, "no sandbox runner: this version has no Python "
-			       "runner yet and TW_SANDBOX_COMMAND is not set");
+		res.error_code = code;
 		goto done;
 	}
-	memset(&so, 0, sizeof(so));
-	so.argv = (const char *const *)r->w->argv;
-	so.sandbox_dir = cfg->sandbox_dir;
-	so.job_id = r->job->id;
-	so.env_allow = env_allow;
-	so.env_extra = env_extra;
-	so.run_as_user = cfg->sandbox_user;
-	so.limits.wall_ms = cfg->job_timeout_s * 1000;
-	so.limits.memory_bytes = (int64_t)cfg->job_memory_mb * 1024 * 1024;
-	so.limits.cpu_percent = (double)cfg->job_cpu_percent;
-	so.limits.cpu_grace_ms = cfg->job_cpu_grace_s * 1000;
-	so.limits.cpu_seconds = cfg->job_timeout_s + CPU_BACKSTOP_EXTRA_S;
-	so.limits.file_bytes = FILE_MAX_BYTES;
-	so.limits.max_files = MAX_FILES;
+	start_child(r, &so);
 	rc = sbx_spawn(&so, &r->child, &err);
 	if (rc < 0) {
 		res.status = "failed";
@@ -465,23 +593,32 @@ static void run_job(struct run *r)
 	}
 	log_info(LOG_WORKER, "job %" PRId64 ": sandbox pid %ld started",
 		 r->job->id, sbx_child_pid(r->child));
-	input = job_json(r->job);
 	buf_reset(&err);
-	/* A child that exits without reading its input is judged below. */
-	if (sbx_write(r->child, input, strlen(input), &err) == 0)
-		sbx_write(r->child, "\n", 1, &err);
-	sbx_close_stdin(r->child);
+	rc = datapath_start(r->dp, r->child, &err);
+	if (rc < 0) {
+		sbx_kill(r->child, SBX_CANCELLED);
+		sbx_wait(r->child, -1, &ex, &err);
+		res.status = "failed";
+		res.error_code = "internal";
+		buf_addf(&msg, "%s", err.ptr);
+		goto done;
+	}
 	stopped = pump(r);
 	buf_reset(&err);
 	if (sbx_wait(r->child, DRAIN_MS, &ex, &err) < 0) {
 		sbx_kill(r->child, SBX_CANCELLED);
 		sbx_wait(r->child, -1, &ex, &err);
 	}
+	/* The child is gone: a reader blocked on its stdin is not. */
+	datapath_join(r->dp);
 	if (!r->have_sample || ex.last.wall_ms > 0)
 		r->last = ex.last;
 	res.peak_memory_bytes = r->last.peak_rss_bytes;
 	res.cpu_seconds = r->last.cpu_seconds;
 	classify(r, stopped, &ex, &res, &msg);
+	datapath_counts(r->dp, &res.rows_in, &res.rows_out);
+	if (strcmp(res.status, "succeeded") != 0)
+		res.rows_out = -1;
 done:
 	res.duration_ms = plat_monotonic_ms() - t0;
 	if (stopped == STOP_LOST || r->gone) {
@@ -490,33 +627,24 @@ done:
 			 r->job->id);
 		goto out;
 	}
-	{
-		struct buf line = BUF_INIT(8192);
-
-		buf_addf(&line, "%s", res.status);
-		if (res.error_code)
-			buf_addf(&line, " (%s)", res.error_code);
-		buf_addf(&line,
-			 " after %.2f s; peak memory %.1f MiB, CPU %.2f s",
-			 (double)res.duration_ms / 1000.0,
-			 (double)res.peak_memory_bytes / 1048576.0,
-			 res.cpu_seconds);
-		if (msg.len)
-			buf_addf(&line, ": %s", msg.ptr);
-		add_worker_line(r, line.ptr, true);
-		buf_release(&line);
-	}
-	res.error_message = msg.len ? msg.ptr : NULL;
 	/* From here the row leaves "running": not a lost lease. */
 	atomic_store(&r->slot->ending, true);
+	if (!strcmp(res.status, "succeeded") && publish(r, &res, &msg))
+		goto logged;
+	datapath_abort(r->dp);
+	final_line(r, &res, msg.ptr);
+	res.error_message = msg.len ? msg.ptr : NULL;
 	record(r, &res);
+logged:
 	log_info(LOG_WORKER, "job %" PRId64 ": %s%s%s in %" PRId64 " ms",
 		 r->job->id, res.status, res.error_code ? " " : "",
 		 res.error_code ? res.error_code : "", res.duration_ms);
 out:
+	/* The reader uses the child: it goes first. */
+	datapath_free(r->dp);
+	r->dp = NULL;
 	sbx_child_free(r->child);
 	r->child = NULL;
-	free(input);
 	buf_release(&err);
 	buf_release(&msg);
 }
@@ -531,11 +659,14 @@ void *worker__run(void *arg)
 	r.w = slot->w;
 	r.job = &slot->job;
 	r.log_bytes = slot->job.log_bytes;
+	/* Room for one frame of the largest kind (the data path's caps). */
+	buf_init(&r.out, FRAME_HEADER_BYTES + FRAME_MAX_BATCH);
 	buf_init(&r.partial[1], READ_CAP + LINE_MAX_BYTES);
 	buf_init(&r.partial[2], READ_CAP + LINE_MAX_BYTES);
 	/* Pending text is written every WORKER_FLUSH_MS; the cap bounds it. */
 	buf_init(&r.pending, (size_t)r.w->cfg->job_log_max_bytes + 65536);
 	run_job(&r);
+	buf_release(&r.out);
 	buf_release(&r.partial[1]);
 	buf_release(&r.partial[2]);
 	buf_release(&r.pending);

@@ -398,7 +398,7 @@ int worker_start(const struct cfg *cfg, int concurrency, struct worker **out,
 	struct db_pool_opts po;
 	struct worker *w;
 	unsigned char rnd[4];
-	bool drops = false;
+	bool drops = false, from_setting;
 	int rc, e, argc = 0;
 
 	/*
@@ -444,6 +444,13 @@ int worker_start(const struct cfg *cfg, int concurrency, struct worker **out,
 			w->argv = NULL;
 		}
 	}
+	/* Unset: the Python runner; without an interpreter, refuse now. */
+	from_setting = w->argv != NULL;
+	if (!w->argv) {
+		rc = sbx_runner_argv(cfg->python, &w->argv, err);
+		if (rc < 0)
+			goto fail;
+	}
 	w->slots = xcalloc((size_t)w->concurrency, sizeof(*w->slots));
 	atomic_init(&w->stopping, false);
 	atomic_init(&w->kill_all, false);
@@ -452,8 +459,11 @@ int worker_start(const struct cfg *cfg, int concurrency, struct worker **out,
 	memset(&po, 0, sizeof(po));
 	po.url = cfg->database_url;
 	po.app_schema = cfg->app_schema;
-	/* One per job, the dispatcher's, and one to spare. */
-	po.size = w->concurrency + 2;
+	/*
+	 * Three per job (the source's COPY, the publishing transaction, the
+	 * log writes), the dispatcher's, and one to spare.
+	 */
+	po.size = 3 * w->concurrency + 2;
 	po.application_name = "tablewright worker";
 	rc = db_pool_new(&w->pool, &po, err);
 	if (rc < 0)
@@ -465,11 +475,14 @@ int worker_start(const struct cfg *cfg, int concurrency, struct worker **out,
 		rc = TW_EINTERNAL;
 		goto fail;
 	}
-	if (!w->argv)
-		log_warn(LOG_WORKER, "TW_SANDBOX_COMMAND is not set and this "
-				     "version has "
-				     "no Python sandbox runner yet: jobs will "
-				     "fail");
+	if (from_setting)
+		log_info(LOG_WORKER, "sandbox runner: %s (TW_SANDBOX_COMMAND)",
+			 w->argv[0]);
+	else
+		log_info(LOG_WORKER,
+			 "sandbox runner: %s -I -m "
+			 "tablewright_runner",
+			 w->argv[0]);
 	log_info(LOG_WORKER, "worker %s started, %d job%s at once", w->id,
 		 w->concurrency, w->concurrency == 1 ? "" : "s");
 	if (drops)

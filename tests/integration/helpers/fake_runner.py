@@ -1,68 +1,131 @@
 """A stand-in for the sandbox runner in the job-system tests.
 
-The worker starts it (TW_SANDBOX_COMMAND) as a sandboxed child and writes
-the job to its stdin as one JSON line. The job's code_text is not Python
-here but a list of commands, one per line, that make the child behave the
-way a test needs:
+The worker starts it (TW_SANDBOX_COMMAND) as a sandboxed child and speaks
+the runner protocol with it (docs/internals/protocol.md): a JOB frame in,
+READY out, the source's BATCH frames in, END; it echoes every input batch
+back unchanged (SCHEMA: the input's columns with their kinds and types),
+reports METRICS after each, and ends with STATUS ok. Standard library only,
+self-contained: it runs under the system python as the sandbox user.
 
-    say TEXT          print TEXT on stdout
+The job's code is not Python here but a list of commands, one per line,
+run in order after the JOB frame and before READY, that make the child
+behave the way a test needs. Text goes out as LOG frames unless it says
+stderr:
+
+    say TEXT          log TEXT
     err TEXT          print TEXT on stderr
-    lines N           print N numbered lines on stdout
-    raw               write bytes that are not UTF-8, and a NUL, on stdout
-    job               print the job it was given, as JSON
-    env               print the names of its environment variables
-    pid               print "pid N" with its process id
-    spawn             start a grandchild that sleeps, print "grandchild N"
+    lines N           log N numbered lines (one frame)
+    raw               log bytes that are not UTF-8, and a NUL
+    job               log the JOB it was given, as JSON on one line
+    env               log the names of its environment variables
+    pid               log "pid N" with its process id
+    spawn             start a grandchild that sleeps, log "grandchild N"
     sleep S           sleep S seconds (a float)
     sleep-first S     sleep S seconds on the job's first attempt only
     spin S            burn CPU for S seconds
     eat MB            allocate and touch MB MiB in 8 MiB steps, then sleep 30 s
     record PATH       append "<job_id> <pid>" to PATH
-    whoami            print "whoami uid=N gid=N groups=N,N"
+    whoami            log "whoami uid=N gid=N groups=N,N"
     peek PATH         try to read PATH ("{ppid}" in it is replaced by the
-                      parent's pid); print "peek PATH ok HEX" with what it
+                      parent's pid); log "peek PATH ok HEX" with what it
                       read, or "peek PATH error ERRNO-NAME"
-    controls          print text with terminal controls in it: ESC [31m,
+    controls          log text with terminal controls in it: ESC [31m,
                       an OSC title, CR, BS, BEL, DEL and C1 controls
-    exit N            exit with status N
+    exit N            exit with status N at once (no STATUS)
 
-Lines the test writes are executed in order; the child exits 0 at the end.
+Commands that change the data phase (they take effect after READY):
+
+    slow S            sleep S seconds before echoing each batch
+    double            echo every batch twice
+    drop              echo nothing (SCHEMA still comes)
+    allow-empty       READY says allow_empty
+    fail CODE MSG     after END, STATUS ok:false with that code and message
+    no-status         after END, exit 0 without a STATUS
+    garbage           write bytes that are no frame on stdout, then go on
+    bad-name          the SCHEMA's first column is named "1bad"
+    dup-name          the SCHEMA names its first column twice
+    bad-type          the SCHEMA's first column has type "xml"
+    miscount          STATUS counts one row out more than were sent
 """
 
 import errno
 import json
 import os
+import struct
 import subprocess
 import sys
 import time
 
+# The types db_output_type() accepts for a text column; others go out as text.
+TEXT_TYPES = ("text", "uuid", "json", "jsonb")
 
-def main() -> int:
-    job = json.loads(sys.stdin.readline())
-    for line in job["code_text"].splitlines():
+
+def read_exact(n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sys.stdin.buffer.read(n - len(data))
+        if not chunk:
+            raise EOFError("stdin ended inside a frame")
+        data += chunk
+    return data
+
+
+def read_frame() -> tuple[str, bytes]:
+    header = read_exact(8)
+    length, kind = struct.unpack("<I", header[:4])[0], chr(header[4])
+    return kind, read_exact(length)
+
+
+def send(kind: str, payload: bytes) -> None:
+    out = sys.stdout.buffer
+    out.write(struct.pack("<I", len(payload)) + kind.encode() + b"\0\0\0" + payload)
+    out.flush()
+
+
+def send_json(kind: str, obj: object) -> None:
+    send(kind, json.dumps(obj).encode())
+
+
+def log(text: str) -> None:
+    send("L", (text + "\n").encode())
+
+
+def out_type(col: dict) -> str:
+    if col["kind"] != "text":
+        return col["type"]
+    t = col["type"]
+    return t if t in TEXT_TYPES or t.startswith("numeric") else "text"
+
+
+def run_commands(job: dict, flags: dict) -> int | None:
+    """Runs the job's commands; an exit status when one says so."""
+    for line in job["code"].splitlines():
         cmd, _, arg = line.strip().partition(" ")
         if not cmd or cmd.startswith("#"):
             continue
         if cmd == "say":
-            print(arg, flush=True)
+            log(arg)
         elif cmd == "err":
             print(arg, file=sys.stderr, flush=True)
         elif cmd == "lines":
-            for i in range(int(arg)):
-                print("line %d of the job's output" % i)
-            sys.stdout.flush()
+            send(
+                "L", "".join("line %d of the job's output\n" % i for i in range(int(arg))).encode()
+            )
         elif cmd == "raw":
-            sys.stdout.buffer.write(b"bad \xff\xfe bytes \x00 nul\n")
-            sys.stdout.flush()
+            send("L", b"bad \xff\xfe bytes \x00 nul\n")
         elif cmd == "job":
-            print(json.dumps(job), flush=True)
+            log(json.dumps(job))
         elif cmd == "env":
-            print("env " + " ".join(sorted(os.environ)), flush=True)
+            log("env " + " ".join(sorted(os.environ)))
         elif cmd == "pid":
-            print("pid %d" % os.getpid(), flush=True)
+            log("pid %d" % os.getpid())
         elif cmd == "spawn":
-            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-            print("grandchild %d" % child.pid, flush=True)
+            child = subprocess.Popen(
+                [sys.executable, "-c", "import time; time.sleep(120)"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+            )
+            log("grandchild %d" % child.pid)
         elif cmd == "sleep":
             time.sleep(float(arg))
         elif cmd == "sleep-first":
@@ -87,29 +150,105 @@ def main() -> int:
                 f.write("%d %d\n" % (job["job_id"], os.getpid()))
         elif cmd == "whoami":
             groups = ",".join(str(g) for g in os.getgroups())
-            print("whoami uid=%d gid=%d groups=%s" % (os.getuid(), os.getgid(), groups),
-                  flush=True)
+            log("whoami uid=%d gid=%d groups=%s" % (os.getuid(), os.getgid(), groups))
         elif cmd == "peek":
             path = arg.replace("{ppid}", str(os.getppid()))
             try:
                 with open(path, "rb") as f:
                     data = f.read()
-                print("peek %s ok %s" % (arg, data.hex()), flush=True)
+                log("peek %s ok %s" % (arg, data.hex()))
             except OSError as e:
-                print("peek %s error %s" % (arg, errno.errorcode.get(e.errno, e.errno)),
-                      flush=True)
+                log("peek %s error %s" % (arg, errno.errorcode.get(e.errno, e.errno)))
         elif cmd == "controls":
-            sys.stdout.buffer.write(
+            send(
+                "L",
                 b"\x1b[31mred\x1b[0m\ttabbed\x1b]0;title\x07 plain\r\n"
                 b"over\rwritten back\x08space bell\x07 del\x7f"
-                b" c1\xc2\x85next\xc2\x9b31mcsi\xc2\x9f end \xc3\xa9\n"
+                b" c1\xc2\x85next\xc2\x9b31mcsi\xc2\x9f end \xc3\xa9\n",
             )
-            sys.stdout.flush()
         elif cmd == "exit":
             return int(arg)
+        elif cmd == "garbage":
+            sys.stdout.buffer.write(b"this is not a frame\n" * 4)
+            sys.stdout.buffer.flush()
+        elif cmd in ("slow", "fail"):
+            flags[cmd] = arg
+        elif cmd in (
+            "double",
+            "drop",
+            "allow-empty",
+            "no-status",
+            "bad-name",
+            "dup-name",
+            "bad-type",
+            "miscount",
+        ):
+            flags[cmd] = True
         else:
             print("fake_runner: unknown command %r" % cmd, file=sys.stderr)
             return 99
+    return None
+
+
+def schema(job: dict, flags: dict) -> dict:
+    cols = [{"name": c["name"], "kind": c["kind"], "type": out_type(c)} for c in job["columns"]]
+    if cols and flags.get("bad-name"):
+        cols[0]["name"] = "1bad"
+    if cols and flags.get("dup-name"):
+        cols.append(dict(cols[0]))
+    if cols and flags.get("bad-type"):
+        cols[0]["type"] = "xml"
+    return {"columns": cols}
+
+
+def main() -> int:
+    kind, payload = read_frame()
+    if kind != "J":
+        print("fake_runner: expected JOB, got %r" % kind, file=sys.stderr)
+        return 3
+    job = json.loads(payload)
+    flags: dict = {}
+    status = run_commands(job, flags)
+    if status is not None:
+        return status
+    send_json("R", {"whole_table": False, "allow_empty": bool(flags.get("allow-empty"))})
+    send_json("H", schema(job, flags))
+    rows_in = rows_out = 0
+    while True:
+        kind, payload = read_frame()
+        if kind == "E":
+            break
+        if kind != "B":
+            print("fake_runner: expected BATCH or END, got %r" % kind, file=sys.stderr)
+            return 3
+        nrows = struct.unpack("<I", payload[:4])[0]
+        rows_in += nrows
+        if "slow" in flags:
+            time.sleep(float(flags["slow"]))
+        copies = 0 if flags.get("drop") else 2 if flags.get("double") else 1
+        for _ in range(copies):
+            send("B", payload)
+            rows_out += nrows
+        send_json("M", {"rows_in": rows_in, "rows_out": rows_out})
+    if flags.get("no-status"):
+        return 0
+    if "fail" in flags:
+        code, _, message = flags["fail"].partition(" ")
+        send_json(
+            "S",
+            {
+                "ok": False,
+                "error_code": code,
+                "message": message,
+                "line": 2,
+                "column": 5,
+                "traceback": "  line 2, in transform\n",
+            },
+        )
+        return 1
+    if flags.get("miscount"):
+        rows_out += 1
+    send_json("S", {"ok": True, "rows_in": rows_in, "rows_out": rows_out})
     return 0
 
 
