@@ -289,6 +289,21 @@ static json_int_t int_member(json_t *o, const char *name)
 }
 
 /*
+ * reply_422() answers 422 with a job error code, and details (a reference
+ * it takes) when it holds anything.
+ */
+static int reply_422(struct http_request *req, const char *code,
+		     const char *msg, json_t *details)
+{
+	json_t *err = json_pack("{s:s, s:s}", "code", code, "message", msg);
+
+	if (json_object_size(details) > 0)
+		json_object_set(err, "details", details);
+	json_decref(details);
+	return http_reply_json(req, 422, json_pack("{s:o}", "error", err));
+}
+
+/*
  * reply_failed() answers 422 with the runner's error code, message and
  * details {line, column, traceback, logs} (those known): what a job's
  * status would say. The codes it may pass through are the protocol's; an
@@ -327,10 +342,7 @@ static int reply_failed(struct http_request *req, json_t *status,
 		json_object_set_new(details, "traceback", json_string(tb));
 	if (t->logs.len)
 		json_object_set_new(details, "logs", json_string(t->logs.ptr));
-	return http_reply_json(req, 422,
-			       json_pack("{s:{s:s, s:s, s:o}}", "error", "code",
-					 code, "message", msg ? msg : code,
-					 "details", details));
+	return reply_422(req, code, msg ? msg : code, details);
 }
 
 /*
@@ -379,10 +391,7 @@ static int reply_stopped(struct http_request *req, struct talk *t, int rc,
 	}
 	if (t->logs.len)
 		json_object_set_new(details, "logs", json_string(t->logs.ptr));
-	rc = http_reply_json(req, 422,
-			     json_pack("{s:{s:s, s:s, s:o}}", "error", "code",
-				       code, "message", msg.ptr, "details",
-				       details));
+	rc = reply_422(req, code, msg.ptr, details);
 	buf_release(&msg);
 	return rc;
 }

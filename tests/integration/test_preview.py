@@ -166,9 +166,14 @@ def preview(api: Api, code: str, table: str = "public.orders", **kw: object):
 
 
 def test_validate_ok(ctx: Ctx) -> None:
-    r = ctx.analyst.post(VALIDATE, {"code_text": "def transform(df):\n    return df\n"})
-    assert r.status_code == 200, r.text
-    assert r.json() == {"ok": True}
+    for _ in range(3):
+        t0 = time.monotonic()
+        r = ctx.analyst.post(VALIDATE, {"code_text": "def transform(df):\n    return df\n"})
+        took = (time.monotonic() - t0) * 1000
+        assert r.status_code == 200, r.text
+        assert r.json() == {"ok": True}
+        print(f"validate: {took:.0f} ms")
+        assert took < 2000
 
 
 def test_validate_syntax_error_has_line_and_column(ctx: Ctx) -> None:
@@ -358,6 +363,45 @@ def test_preview_carries_every_type(ctx: Ctx) -> None:
     finally:
         with psycopg.connect(ctx.url, autocommit=True) as conn:
             conn.execute("DROP TABLE public.kinds")
+
+
+def test_preview_caps_the_logs(ctx: Ctx) -> None:
+    code = (
+        "def transform(df):\n    for i in range(20000):\n        print('line', i)\n    return df\n"
+    )
+    r = preview(ctx.analyst, code, limit=5)
+    assert r.status_code == 200, r.text
+    logs = r.json()["logs"]
+    assert logs.startswith("line 0\n")
+    assert len(logs.encode()) <= 64 * 1024 + 200
+    assert logs.endswith("KiB of output]\n"), logs[-200:]
+
+
+def test_preview_of_a_view_with_odd_column_names(ctx: Ctx) -> None:
+    with psycopg.connect(ctx.url, autocommit=True) as conn:
+        conn.execute(
+            'CREATE VIEW public.odd AS SELECT id AS "we""ird name", qty AS "Qty" FROM public.orders'
+        )
+        conn.execute("CREATE TABLE public.nocols ()")
+    try:
+        code = (
+            "def transform(df):\n    df['twice'] = df['Qty'] * 2\n"
+            "    return df.rename(columns={'we\"ird name': 'id'})\n"
+        )
+        for sample in ("first", "random"):
+            r = preview(ctx.analyst, code, "public.odd", limit=7, sample=sample)
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert [c["name"] for c in body["columns"]] == ["id", "Qty", "twice"]
+            assert body["source_columns"][0]["name"] == 'we"ird name'
+            assert all(row[2] == row[1] * 2 for row in body["rows"] if row[1] is not None)
+            assert len(body["rows"]) == 7
+        err = assert_error(preview(ctx.analyst, code, "public.nocols"), 422, "validation_failed")
+        assert err["details"]["field"] == "source_table"
+    finally:
+        with psycopg.connect(ctx.url, autocommit=True) as conn:
+            conn.execute("DROP VIEW public.odd")
+            conn.execute("DROP TABLE public.nocols")
 
 
 def ids_of(body: dict) -> list[int]:
