@@ -232,6 +232,8 @@ static char *job_json(const struct datapath *d)
 	json_object_set_new(o, "chunk_rows", json_integer(cfg->chunk_rows));
 	json_object_set_new(o, "max_output_rows",
 			    json_integer(cfg->max_output_rows));
+	/* A job sends no PREVIEW frame: none of its rows. */
+	json_object_set_new(o, "preview_rows", json_integer(0));
 	for (size_t i = 0; i < d->src.n; i++) {
 		const struct db_column *c = &d->src.items[i];
 		json_t *col = json_object();
