@@ -203,6 +203,15 @@ int api_reply_conflict(struct http_request *req, const char *field,
 const char *api_data_schemas_param(struct http_request *req);
 
 /*
+ * api_source_table() splits a body's "schema.name" (source_table) into its
+ * two identifiers (arena memory) and checks that the schema is a data
+ * schema: 422 on source_table otherwise. Whether the relation exists and
+ * the table explorer shows it is db_catalog_source_visible()'s to say.
+ */
+int api_source_table(struct http_request *req, const char *source,
+		     const char **schema, const char **name);
+
+/*
  * A result column as JSON (a new reference; SQL NULL is null): integer,
  * double, text (as read), and boolean ("t").
  */

@@ -291,3 +291,34 @@ json_t *api_user_json(const struct auth_user *u)
 			 "email", u->email, "role", u->role, "disabled",
 			 u->disabled, "created_at", u->created_at);
 }
+
+int api_source_table(struct http_request *req, const char *source,
+		     const char **schema, const char **name)
+{
+	const struct cfg *cfg = ((struct api_app *)req->app)->cfg;
+	const char *dot = strchr(source, '.');
+	int rc = 0;
+
+	*schema = NULL;
+	*name = NULL;
+	if (dot) {
+		*schema = arena_strndup(req->arena, source,
+					(size_t)(dot - source));
+		*name = dot + 1;
+	}
+	if (!dot || !str_ident_valid(*schema) || !str_ident_valid(*name)) {
+		rc = api_reply_field(
+			req, "source_table",
+			"source_table must be \"schema.name\", "
+			"each matching ^[A-Za-z_][A-Za-z0-9_]{0,62}$");
+		goto out;
+	}
+	if (!db_catalog_is_data_schema(*schema, cfg->data_schemas,
+				       cfg->n_data_schemas, cfg->app_schema))
+		rc = api_reply_field(req, "source_table",
+				     "schema \"%s\" is not one of the data "
+				     "schemas",
+				     *schema);
+out:
+	return rc;
+}

@@ -207,42 +207,6 @@ struct job_request {
 };
 
 /*
- * check_source() splits "schema.name" into its identifiers and checks the
- * schema is a data schema. Replies 422 (field source_table) otherwise.
- */
-static int check_source(struct http_request *req, struct job_request *jr)
-{
-	const struct cfg *cfg = ((struct api_app *)req->app)->cfg;
-	const char *dot = strchr(jr->source, '.');
-	int rc = 0;
-
-	if (!dot) {
-		rc = api_reply_field(req, "source_table",
-				     "source_table must be \"schema.name\"");
-		goto out;
-	}
-	jr->source_schema = arena_strndup(req->arena, jr->source,
-					  (size_t)(dot - jr->source));
-	jr->source_name = dot + 1;
-	if (!str_ident_valid(jr->source_schema) ||
-	    !str_ident_valid(jr->source_name)) {
-		rc = api_reply_field(
-			req, "source_table",
-			"source_table must be \"schema.name\", each "
-			"matching ^[A-Za-z_][A-Za-z0-9_]{0,62}$");
-		goto out;
-	}
-	if (!db_catalog_is_data_schema(jr->source_schema, cfg->data_schemas,
-				       cfg->n_data_schemas, cfg->app_schema))
-		rc = api_reply_field(
-			req, "source_table",
-			"schema \"%s\" is not one of the data schemas",
-			jr->source_schema);
-out:
-	return rc;
-}
-
-/*
  * parse_create() reads and checks the body of a submission without the
  * database, replying 400 or 422 at the first problem.
  */
@@ -284,7 +248,8 @@ static int parse_create(struct http_request *req, struct job_request *jr)
 				     "mode must be create, replace or append");
 		goto out;
 	}
-	rc = check_source(req, jr);
+	rc = api_source_table(req, jr->source, &jr->source_schema,
+			      &jr->source_name);
 	if (rc < 0)
 		goto out;
 	if (!db_catalog_name_valid(jr->destination))

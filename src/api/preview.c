@@ -571,9 +571,8 @@ struct preview_req {
  */
 static int parse_preview(struct http_request *req, struct preview_req *pr)
 {
-	const struct cfg *cfg = ((struct api_app *)req->app)->cfg;
 	json_t *obj = NULL, *v;
-	const char *sample = NULL, *dot;
+	const char *sample = NULL;
 	size_t len = 0;
 	int rc;
 
@@ -628,26 +627,7 @@ static int parse_preview(struct http_request *req, struct preview_req *pr)
 	}
 	pr->random = sample && !strcmp(sample, "random");
 	/* The source, as POST /api/v1/jobs checks it. */
-	dot = strchr(pr->source, '.');
-	if (dot) {
-		pr->schema = arena_strndup(req->arena, pr->source,
-					   (size_t)(dot - pr->source));
-		pr->name = dot + 1;
-	}
-	if (!dot || !str_ident_valid(pr->schema) ||
-	    !str_ident_valid(pr->name)) {
-		rc = api_reply_field(
-			req, "source_table",
-			"source_table must be \"schema.name\", "
-			"each matching ^[A-Za-z_][A-Za-z0-9_]{0,62}$");
-		goto out;
-	}
-	if (!db_catalog_is_data_schema(pr->schema, cfg->data_schemas,
-				       cfg->n_data_schemas, cfg->app_schema))
-		rc = api_reply_field(req, "source_table",
-				     "schema \"%s\" is not one of the data "
-				     "schemas",
-				     pr->schema);
+	rc = api_source_table(req, pr->source, &pr->schema, &pr->name);
 out:
 	return rc;
 }
