@@ -20,6 +20,20 @@ MAX_LOG_BYTES = 8 * 1024 * 1024
 MAX_LOG_FRAME = 64 * 1024
 
 
+def fit_rows(rows: list, profiles: list) -> list:
+    """The first rows that fit a PREVIEW frame (frames.MAX_CONTROL) beside
+    the profile: wide rows (long text) may not all fit, and a preview
+    shows fewer rather than fail."""
+    room = frames.MAX_CONTROL - 64 * 1024
+    room -= len(json.dumps(profiles, ensure_ascii=False, allow_nan=False).encode())
+    size = 0
+    for i, row in enumerate(rows):
+        size += len(json.dumps(row, ensure_ascii=False, allow_nan=False).encode()) + 1
+        if size > room:
+            return rows[:i]
+    return rows
+
+
 class Outcome(Exception):
     """A failed job: the STATUS frame's error_code, message and details."""
 
@@ -349,7 +363,7 @@ class Conversation:
                 {"name": name, "nulls": 0, "distinct": 0, "min": None, "max": None}
                 for name, _, _ in self.schema
             ]
-        self.send_json(frames.PREVIEW, {"rows": rows, "profile": profiles})
+        self.send_json(frames.PREVIEW, {"rows": fit_rows(rows, profiles), "profile": profiles})
 
     # -- the whole job
     def run(self) -> dict:

@@ -621,3 +621,26 @@ def test_no_runner_means_503_and_the_rest_works(ctx: Ctx, tmp_path: Path) -> Non
         assert api.get("/api/v1/tables").status_code == 200
     finally:
         assert srv.stop() == 0, srv.stderr()
+
+
+def test_preview_of_wide_rows(ctx: Ctx) -> None:
+    """1000 rows of 10 KB each: more than a PREVIEW frame may carry (4 MiB),
+    so the preview shows the first rows that fit."""
+    with psycopg.connect(ctx.url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE public.wide AS SELECT g AS id, repeat('x', 10000) AS t"
+            " FROM generate_series(1, 1000) g"
+        )
+    try:
+        r = preview(ctx.analyst, "def transform(df):\n    return df\n", "public.wide", limit=1000)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["rows_in"] == body["rows_out"] == 1000
+        # The rows that fit in 4 MiB, in order; the profile covers all 1000.
+        assert 300 <= len(body["rows"]) < 1000
+        assert [row[0] for row in body["rows"]] == list(range(1, len(body["rows"]) + 1))
+        assert len(r.content) < 4 * 1024 * 1024
+        assert body["profile"][0]["max"] == 1000
+    finally:
+        with psycopg.connect(ctx.url, autocommit=True) as conn:
+            conn.execute("DROP TABLE public.wide")
