@@ -714,66 +714,64 @@ static int sample_percent(struct http_request *req, PGconn *conn,
 }
 
 /*
- * read_sample() reads at most pr->limit rows of the source into b (kinds
- * from cols) with one binary COPY, in the caller's read-only transaction.
+ * sample_sql() is the COPY of the sample: the columns (those the data path
+ * does not carry natively as text, as the worker selects them), the first
+ * rows or, for a random sample, ORDER BY random() after TABLESAMPLE
+ * SYSTEM (pct) when pct > 0.
  */
-static int read_sample(struct http_request *req, PGconn *conn,
-		       const struct preview_req *pr,
-		       const struct db_columns *cols, struct colbatch *b,
-		       struct buf *err)
+static int sample_sql(struct buf *sql, PGconn *conn,
+		      const struct preview_req *pr,
+		      const struct db_columns *cols, double pct,
+		      struct buf *err)
 {
-	struct buf sql = BUF_INIT(256 * 1024);
-	struct db_bin_reader rd;
-	enum db_pgtype *types = xcalloc(cols->n + 1, sizeof(*types));
-	enum col_kind *kinds = xcalloc(cols->n + 1, sizeof(*kinds));
+	int rc = 0;
+
+	buf_reset(sql);
+	buf_adds(sql, "COPY (SELECT ");
+	for (size_t i = 0; i < cols->n && rc == 0; i++) {
+		if (i)
+			buf_adds(sql, ", ");
+		rc = add_ident(sql, conn, cols->items[i].name, err);
+		if (rc == 0 && cols->items[i].pgtype == DB_PG_OTHER)
+			buf_adds(sql, "::text");
+	}
+	buf_adds(sql, " FROM ");
+	if (rc == 0)
+		rc = add_ident(sql, conn, pr->schema, err);
+	buf_addch(sql, '.');
+	if (rc == 0)
+		rc = add_ident(sql, conn, pr->name, err);
+	if (rc < 0)
+		return rc;
+	if (pct > 0)
+		buf_addf(sql, " TABLESAMPLE SYSTEM (%.6f)", pct);
+	if (pr->random)
+		buf_adds(sql, " ORDER BY random()");
+	return buf_addf(sql, " LIMIT %ld) TO STDOUT (FORMAT binary)",
+			pr->limit) < 0
+		       ? TW_ETOOBIG
+		       : 0;
+}
+
+/*
+ * copy_rows() runs the COPY sql and decodes its rows into b, all of them
+ * read whatever happens so the connection stays usable; a batch that is
+ * full (256 MiB in at most 1000 rows) keeps what fits.
+ */
+static int copy_rows(PGconn *conn, const char *sql, const enum db_pgtype *types,
+		     size_t ncols, struct colbatch *b, struct buf *err)
+{
 	struct buf derr = BUF_INIT(1024);
-	double pct = 0;
+	struct db_bin_reader rd;
 	bool stop = false;
 	char *row = NULL;
 	int len = 0;
 	int rc, drc = 0;
 
-	for (size_t i = 0; i < cols->n; i++) {
-		types[i] = cols->items[i].pgtype;
-		kinds[i] = db_pgtype_kind(types[i]);
-	}
-	rc = colbatch_init(b, kinds, cols->n);
-	if (rc < 0) {
-		buf_errf(err, "could not make a batch of %zu columns", cols->n);
-		goto out;
-	}
-	if (pr->random) {
-		rc = sample_percent(req, conn, pr, &pct, err);
-		if (rc < 0)
-			goto out;
-	}
-	buf_adds(&sql, "COPY (SELECT ");
-	for (size_t i = 0; i < cols->n && rc == 0; i++) {
-		if (i)
-			buf_adds(&sql, ", ");
-		rc = add_ident(&sql, conn, cols->items[i].name, err);
-		/* What the data path does not carry natively goes as text. */
-		if (rc == 0 && types[i] == DB_PG_OTHER)
-			buf_adds(&sql, "::text");
-	}
-	buf_adds(&sql, " FROM ");
-	if (rc == 0)
-		rc = add_ident(&sql, conn, pr->schema, err);
-	buf_addch(&sql, '.');
-	if (rc == 0)
-		rc = add_ident(&sql, conn, pr->name, err);
+	rc = db_copy_out_begin(conn, sql, err);
 	if (rc < 0)
 		goto out;
-	if (pct > 0)
-		buf_addf(&sql, " TABLESAMPLE SYSTEM (%.6f)", pct);
-	if (pr->random)
-		buf_adds(&sql, " ORDER BY random()");
-	buf_addf(&sql, " LIMIT %ld) TO STDOUT (FORMAT binary)", pr->limit);
-	rc = db_copy_out_begin(conn, sql.ptr, err);
-	if (rc < 0)
-		goto out;
-	db_bin_reader_init(&rd, types, cols->n);
-	/* Read to the end whatever happens, so the connection stays usable. */
+	db_bin_reader_init(&rd, types, ncols);
 	for (;;) {
 		rc = db_copy_out_next(conn, &row, &len, err);
 		if (rc <= 0)
@@ -781,7 +779,6 @@ static int read_sample(struct http_request *req, PGconn *conn,
 		if (!stop) {
 			drc = db_bin_decode_row(&rd, row, (size_t)len, b,
 						&derr);
-			/* A full batch (256 MiB in 1000 rows): what fits. */
 			stop = drc == TW_ETOOBIG || drc < 0;
 			if (drc == TW_ETOOBIG)
 				drc = 0;
@@ -794,10 +791,56 @@ static int read_sample(struct http_request *req, PGconn *conn,
 		rc = drc;
 	}
 out:
+	buf_release(&derr);
+	return rc;
+}
+
+/*
+ * read_sample() reads at most pr->limit rows of the source into b (kinds
+ * from cols), in the caller's read-only transaction. A TABLESAMPLE that
+ * came back short (a stale estimate, bad luck) is done again over the
+ * whole relation.
+ */
+static int read_sample(struct http_request *req, PGconn *conn,
+		       const struct preview_req *pr,
+		       const struct db_columns *cols, struct colbatch *b,
+		       struct buf *err)
+{
+	struct buf sql = BUF_INIT(256 * 1024);
+	enum db_pgtype *types = xcalloc(cols->n + 1, sizeof(*types));
+	enum col_kind *kinds = xcalloc(cols->n + 1, sizeof(*kinds));
+	double pct = 0;
+	int rc;
+
+	for (size_t i = 0; i < cols->n; i++) {
+		types[i] = cols->items[i].pgtype;
+		kinds[i] = db_pgtype_kind(types[i]);
+	}
+	rc = colbatch_init(b, kinds, cols->n);
+	if (rc < 0) {
+		buf_errf(err, "could not make a batch of %zu columns", cols->n);
+		goto out;
+	}
+	if (pr->random)
+		rc = sample_percent(req, conn, pr, &pct, err);
+	if (rc == 0)
+		rc = sample_sql(&sql, conn, pr, cols, pct, err);
+	if (rc == 0)
+		rc = copy_rows(conn, sql.ptr, types, cols->n, b, err);
+	if (rc == 0 && pct > 0 && b->nrows < (size_t)pr->limit) {
+		log_debug(LOG_APP,
+			  "preview of %s: TABLESAMPLE gave %zu rows of %ld; "
+			  "sampling the whole table",
+			  pr->source, b->nrows, pr->limit);
+		colbatch_reset(b);
+		rc = sample_sql(&sql, conn, pr, cols, 0, err);
+		if (rc == 0)
+			rc = copy_rows(conn, sql.ptr, types, cols->n, b, err);
+	}
+out:
 	free(types);
 	free(kinds);
 	buf_release(&sql);
-	buf_release(&derr);
 	return rc;
 }
 
