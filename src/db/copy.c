@@ -507,8 +507,11 @@ static bool utf8_ok(const uint8_t *s, size_t n)
 /*
  * numeric_text() writes a binary numeric's text exactly as PostgreSQL's
  * numeric_out() does (get_str_from_var(): the digits up to dscale, leading
- * zeros suppressed, "NaN", "Infinity", "-Infinity"). Returns the length,
- * or 0 for a malformed value (what is set in *why).
+ * zeros suppressed, "NaN", "Infinity", "-Infinity"), for the value
+ * numeric_recv() would have made of the bytes (leading zero digits
+ * dropped, digits past dscale cut, a zero without its sign): what
+ * PostgreSQL sends is already so. Returns the length, or 0 for a
+ * malformed value (what is set in *why).
  */
 static size_t numeric_text(const uint8_t *p, size_t len, char **outp,
 			   char *stack, size_t stack_size, const char **why)
@@ -561,6 +564,16 @@ static size_t numeric_text(const uint8_t *p, size_t len, char **outp,
 		*why = "a bad sign";
 		return 0;
 	}
+	/* Leading zero digits go, as numeric_recv()'s make_result() does. */
+	while (ndigits > 0 && get16(p + 8) == 0) {
+		p += 2;
+		ndigits--;
+		weight--;
+	}
+	if (ndigits == 0) {
+		weight = 0; /* strip_var(): a zero has weight 0, no sign */
+		sign = NUMERIC_POS;
+	}
 	i = (weight + 1) * 4;
 	if (i <= 0)
 		i = 1;
@@ -609,6 +622,21 @@ static size_t numeric_text(const uint8_t *p, size_t len, char **outp,
 			*cp++ = (char)(dig % 10 + '0');
 		}
 		cp = endcp;
+	}
+	/*
+	 * A negative value whose digits the scale hides all is zero:
+	 * numeric_recv() would have truncated and normalised it to "0.00",
+	 * without the sign (PostgreSQL never sends one).
+	 */
+	if (sign == NUMERIC_NEG) {
+		char *q;
+
+		for (q = str + 1; q < cp && (*q == '0' || *q == '.'); q++)
+			;
+		if (q == cp) {
+			memmove(str, str + 1, (size_t)(cp - str - 1));
+			cp--;
+		}
 	}
 	*outp = str;
 	return (size_t)(cp - str);

@@ -1141,6 +1141,56 @@ static void test_decode_refusals(void **state)
 		   "past what 64-bit microseconds since 1970 can hold");
 }
 
+/* Decodes one numeric field (bytes after the length) to its text. */
+static void numeric_is(const char *bytes, size_t n, const char *want)
+{
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	struct db_bin_reader r;
+	enum db_pgtype t = DB_PG_NUMERIC;
+	enum col_kind k = COL_TEXT;
+	struct colbatch b;
+	uint8_t m[128];
+	size_t len, got_len;
+	const char *got;
+
+	memcpy(m, "\0\1\0\0\0", 5);
+	m[5] = (uint8_t)n;
+	memcpy(m + 6, bytes, n);
+	len = msg(m + 64, true, (const char *)m, 6 + n);
+	assert_int_equal(colbatch_init(&b, &k, 1), 0);
+	db_bin_reader_init(&r, &t, 1);
+	assert_rc(db_bin_decode_row(&r, (const char *)m + 64, len, &b, &err), 1,
+		  &err);
+	got = colbuf_text(&b.cols[0], 0, &got_len);
+	if (got_len != strlen(want) || memcmp(got, want, got_len))
+		fail_msg("decoded \"%.*s\", expected \"%s\"", (int)got_len, got,
+			 want);
+	colbatch_release(&b);
+	buf_release(&err);
+}
+
+/*
+ * Bytes PostgreSQL never sends decode to the value numeric_recv() would
+ * make of them: leading zero digits dropped, digits past the scale cut,
+ * a zero without its sign (found by fuzz_copy).
+ */
+static void test_decode_numeric_normalises(void **state)
+{
+	(void)state;
+	/* 1.50 as PostgreSQL sends it */
+	numeric_is(ROW("\0\2\0\0\0\0\0\2\0\1\x13\x88"), "1.50");
+	/* a leading zero digit: 0000 0255 with weight 1 is 255 */
+	numeric_is(ROW("\0\2\0\1\0\0\0\0\0\0\0\xff"), "255");
+	/* all digits zero, weight 93, negative */
+	numeric_is(ROW("\0\2\0\x5d\x40\0\0\0\0\0\0\0"), "0");
+	/* -0.0001 with scale 2: the digit is cut, and the sign with it */
+	numeric_is(ROW("\0\1\xff\xff\x40\0\0\2\0\1"), "0.00");
+	/* -0.0100 with scale 2 keeps its sign */
+	numeric_is(ROW("\0\1\xff\xff\x40\0\0\2\0\x64"), "-0.01");
+	/* no digits and a negative sign */
+	numeric_is(ROW("\0\0\0\0\x40\0\0\0"), "0");
+}
+
 /* The same refusals on what a real server sends. */
 static void test_decode_infinity_from_server(void **state)
 {
@@ -1475,6 +1525,7 @@ int main(void)
 		cmocka_unit_test(test_pgtypes),
 		cmocka_unit_test(test_output_type),
 		cmocka_unit_test(test_decode_refusals),
+		cmocka_unit_test(test_decode_numeric_normalises),
 		cmocka_unit_test(test_decode_batch_full),
 		cmocka_unit_test(test_encode_refusals),
 		cmocka_unit_test(test_table_columns),
