@@ -58,7 +58,7 @@ fi
 section "integration tests (pytest, ASan+UBSan binary, leak detection on)"
 basetemp=$(mktemp -d /tmp/tw-test-pytest.XXXXXX)
 TW_TEST_BINARY=$root/build-test/tablewright "$py" -m pytest -q --basetemp="$basetemp" \
-  tests/integration
+  tests/integration tests/runner
 rc=$?
 if [ $rc -ne 0 ]; then failed+=("pytest(exit $rc)"); fi
 if ! sanitizer_reports "$basetemp" 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:'; then

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import linecache
+import time
 import traceback
 
 from . import frames, policy
@@ -62,11 +63,18 @@ def _cap(text: str, limit: int) -> str:
 
 class LogSink:
     """Text for the job's log (print(), sys.stdout, warnings) sent as LOG
-    frames of whole lines; a partial line waits for its end or flush()."""
+    frames of whole lines: gathered up to 16 KiB or half a second, and
+    flushed at the end of every transform() call (a partial line too)."""
+
+    GATHER = 16 * 1024
+    GATHER_S = 0.5
 
     def __init__(self, writer: frames.FrameWriter):
         self._writer = writer
-        self._pending = ""
+        self._pending = ""  # text not yet ended by a newline
+        self._lines: list[str] = []  # whole lines not yet sent
+        self._gathered = 0
+        self._since = 0.0
         self._sent = 0
         self._dropped = False
 
@@ -76,26 +84,50 @@ class LogSink:
         self._pending += text
         if "\n" in self._pending:
             head, _, self._pending = self._pending.rpartition("\n")
-            self._send(head + "\n")
+            self._gather(head + "\n")
         elif len(self._pending) > MAX_LOG_FRAME:
-            self.flush()
+            self._gather(self._pending + "\n")
+            self._pending = ""
         return len(text)
+
+    def _gather(self, text: str) -> None:
+        if not self._lines:
+            self._since = time.monotonic()
+        self._lines.append(text)
+        self._gathered += len(text)
+        if self._gathered >= self.GATHER or time.monotonic() - self._since >= self.GATHER_S:
+            self._send()
 
     def flush(self) -> None:
         if self._pending:
-            text, self._pending = self._pending, ""
-            self._send(text + "\n")
+            self._lines.append(self._pending + "\n")
+            self._pending = ""
+        self._send()
 
-    def _send(self, text: str) -> None:
-        if self._dropped:
+    def _send(self) -> None:
+        text = "".join(self._lines)
+        self._lines = []
+        self._gathered = 0
+        if not text or self._dropped:
             return
         data = text.encode("utf-8", errors="replace")
         if self._sent + len(data) > MAX_LOG_BYTES:
             self._dropped = True
-            data = b"(the script printed more than 8 MiB: the rest of its output is dropped)\n"
+            keep = data[: max(0, MAX_LOG_BYTES - self._sent)]
+            keep = keep[: keep.rfind(b"\n") + 1]
+            data = (
+                keep + b"(the script printed more than 8 MiB: the rest of its output is dropped)\n"
+            )
         self._sent += len(data)
-        for i in range(0, len(data), MAX_LOG_FRAME):
-            self._writer.write(frames.LOG, data[i : i + MAX_LOG_FRAME])
+        while data:
+            # whole lines per frame where they fit
+            cut = (
+                len(data) if len(data) <= MAX_LOG_FRAME else data.rfind(b"\n", 0, MAX_LOG_FRAME) + 1
+            )
+            if cut <= 0:
+                cut = MAX_LOG_FRAME
+            self._writer.write(frames.LOG, data[:cut])
+            data = data[cut:]
 
 
 class StdoutToLog:

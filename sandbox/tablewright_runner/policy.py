@@ -514,6 +514,34 @@ class Printer:
         return "".join(self._kept)
 
 
+class _BuiltinTypeMeta(type):
+    """The metaclass of a guarded builtin type's stand-in: calling it runs
+    the guarded constructor (which returns the real type), isinstance() and
+    issubclass() answer for the real type, and its other attributes
+    (dict.fromkeys) are the real type's."""
+
+    def __call__(cls, *args, **kwargs):
+        return cls._make(*args, **kwargs)
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, cls._real)
+
+    def __subclasscheck__(cls, sub):
+        return issubclass(sub, cls._real)
+
+    def __getattr__(cls, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(cls._real, name)
+
+    def __repr__(cls):
+        return repr(cls._real)
+
+
+def _guarded_type(real: type, make) -> type:
+    return _BuiltinTypeMeta(real.__name__, (), {"_real": real, "_make": staticmethod(make)})
+
+
 class Sandbox:
     """The globals a compiled script runs with, and its guards."""
 
@@ -796,11 +824,13 @@ class Sandbox:
 
         b.update(
             {
-                "list": _list,
-                "tuple": _tuple,
-                "set": _set,
-                "frozenset": _frozenset,
-                "dict": _dict,
+                # stand-ins that are also what isinstance(x, list) needs
+                "list": _guarded_type(list, _list),
+                "tuple": _guarded_type(tuple, _tuple),
+                "set": _guarded_type(set, _set),
+                "frozenset": _guarded_type(frozenset, _frozenset),
+                "dict": _guarded_type(dict, _dict),
+                "bytes": _guarded_type(bytes, _bytes),
                 "sorted": _sorted,
                 "reversed": _reversed,
                 "zip": _zip,
@@ -814,7 +844,6 @@ class Sandbox:
                 "filter": _filter,
                 "iter": _iter,
                 "next": next,
-                "bytes": _bytes,
                 "getattr": _getattr,
                 "hasattr": _hasattr,
                 "setattr": _setattr,

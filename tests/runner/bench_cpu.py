@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "sandbox"))
 from tablewright_runner import frames  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import data  # noqa: E402
+import runnerdata as data  # noqa: E402
 
 CODE = 'def transform(df):\n    df["total"] = df["price"] * df["qty"]\n    return df\n'
 

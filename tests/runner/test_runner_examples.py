@@ -8,9 +8,9 @@ import math
 import re
 from pathlib import Path
 
-import data
 import pytest
-import wire
+import runnerdata as data
+import runnerwire as wire
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ROWS = 3000

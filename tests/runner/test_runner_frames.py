@@ -13,8 +13,8 @@ import struct
 from pathlib import Path
 
 import pytest
-import wire
-from wire import frames
+import runnerwire as wire
+from runnerwire import frames
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "frames"
 ALL_KINDS = [

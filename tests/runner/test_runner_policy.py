@@ -7,7 +7,7 @@ hostile source (deep nesting) is a clean refusal, never a crash."""
 from __future__ import annotations
 
 import pytest
-import wire
+import runnerwire as wire
 
 COLS = [wire.column("x", "int8", False)]
 ROWS = [[[1], [2]]]

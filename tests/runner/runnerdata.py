@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 import json
 
-import wire
+import runnerwire as wire
 
 ORDERS_COLUMNS = [
     wire.column("id", "int8", False),

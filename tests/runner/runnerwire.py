@@ -1,6 +1,8 @@
 """Building the runner's input and reading its output in tests: BATCH
 payloads from Python values and back, and a whole conversation with the
-real runner process over pipes.
+real runner process over pipes: sandbox/.venv/bin/python -I -m
+tablewright_runner, the way the worker starts it (without the sandbox user
+and limits, which the integration suite covers).
 
 Uses the runner's own codec, sandbox/tablewright_runner/frames.py, loaded
 by its path (it imports the standard library only; this venv has no
@@ -307,3 +309,16 @@ def run_job(
 
 def validate(code: str) -> Result:
     return run_runner(job_frame(code, [], "validate"), ("validate",))
+
+
+# The tests drive the runner installed in the sandbox venv (scripts/deps.sh
+# copies it there): a stale copy fails them at import instead of testing
+# old code.
+if not SANDBOX_PYTHON.exists():
+    raise RuntimeError(f"{SANDBOX_PYTHON} is missing: run scripts/deps.sh")
+_current, _where = installed_runner_is_current()
+if not _current:
+    raise RuntimeError(
+        f"the runner installed in the sandbox venv ({_where}) is not the checkout's: "
+        "run scripts/deps.sh"
+    )
