@@ -77,10 +77,10 @@ enum col_kind col_kind_from_name(const char *name);
 /*
  * colbatch_init() makes an empty batch of ncols columns of the given kinds,
  * each buffer capped so that the batch stays within COLBATCH_MAX_BYTES.
- * TW_EINVAL for an unknown kind, TW_ENOMEM.
+ * TW_EINVAL for an unknown kind (memory comes from xmalloc(), which does
+ * not fail: there is no TW_ENOMEM).
  */
-int colbatch_init(struct colbatch *b, const enum col_kind *kinds,
-		  size_t ncols);
+int colbatch_init(struct colbatch *b, const enum col_kind *kinds, size_t ncols);
 /* colbatch_reset() empties every column, keeping the memory. */
 void colbatch_reset(struct colbatch *b);
 void colbatch_release(struct colbatch *b);
@@ -97,8 +97,7 @@ size_t colbatch_bytes(const struct colbatch *b);
  */
 int colbuf_append_null(struct colbuf *c, size_t row);
 int colbuf_append_fixed(struct colbuf *c, size_t row, const void *value);
-int colbuf_append_text(struct colbuf *c, size_t row, const char *s,
-		       size_t len);
+int colbuf_append_text(struct colbuf *c, size_t row, const char *s, size_t len);
 void colbatch_end_row(struct colbatch *b);
 /* Drops every row from nrows on (undoes a partly appended row). */
 void colbatch_truncate(struct colbatch *b, size_t nrows);
