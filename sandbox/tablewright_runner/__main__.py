@@ -114,7 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdin = io.StringIO()
 
     def showwarning(message, category, filename, lineno, file=None, line=None):
-        where = f" (line {lineno})" if filename == policy.FILENAME else ""
+        if filename != policy.FILENAME:
+            # raised inside pandas or numpy: name the script's line that called them
+            frame = sys._getframe(1)
+            while frame is not None and frame.f_code.co_filename != policy.FILENAME:
+                frame = frame.f_back
+            lineno = frame.f_lineno if frame is not None else None
+        where = f" (line {lineno})" if lineno else ""
         sink.write(f"warning: {category.__name__}: {message}{where}\n")
 
     warnings.showwarning = showwarning

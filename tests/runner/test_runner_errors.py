@@ -175,7 +175,7 @@ def transform(df):
 """
     res = run(code2)
     assert res.ok, res
-    assert "warning: RuntimeWarning: divide by zero encountered in log" in res.log
+    assert "warning: RuntimeWarning: divide by zero encountered in log (line 3)\n" in res.log
 
 
 def test_large_output_is_split_and_capped() -> None:
