@@ -58,11 +58,12 @@ REACHABLE_MODULES = frozenset(
         "numpy.polynomial",
         "numpy.strings",
         "numpy.char",
-        "numpy.emath",
+        "numpy.lib.scimath",  # np.emath
         "numpy.dtypes",
-        "pandas.offsets",
-        "pandas.tseries.offsets",
+        "numpy.exceptions",
+        "pandas.tseries.offsets",  # pd.offsets
         "pandas.arrays",
+        "pandas.errors",
     )
 )
 

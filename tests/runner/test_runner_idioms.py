@@ -228,6 +228,12 @@ def transform(df):
     df["rank"] = df["price"].rank()
     df["cum"] = df["qty"].cumsum()
     df["shift"] = df["qty"].shift(1)
+    df["month_end"] = df["at"] + pd.offsets.MonthEnd(0)
+    df["sqrt_neg"] = str(np.emath.sqrt(-4))
+    try:
+        pd.to_datetime("not a date")
+    except (ValueError, pd.errors.ParserError):
+        pass
     return df""",
         lambda r: (
             r[1]["ts"] == datetime.datetime(2024, 1, 2, tzinfo=UTC)
@@ -235,6 +241,8 @@ def transform(df):
             and [x["cut"] for x in r] == ["dear", "dear", "dear", "cheap"]
             and [x["cum"] for x in r] == [2, 3, 6, 10]
             and r[0]["shift"] is None
+            and r[0]["month_end"] == datetime.datetime(2024, 1, 31, 10, tzinfo=UTC)
+            and r[0]["sqrt_neg"] == "2j"
         ),
     ),
     "new_frame_and_concat": (
