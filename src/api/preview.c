@@ -15,8 +15,9 @@
 /*
  * preview.c - POST /api/v1/preview and POST /api/v1/scripts/validate: the
  * two routes that run a user's code while the user waits. Neither runs it
- * in the server's process: each takes a sandbox runner from the server's
- * pool (runner_pool.c) and talks to it in the runner protocol
+ * in the server's process: each takes a sandbox runner (runner_pool.c: a
+ * preview one from the pool the server keeps started, a light one for a
+ * check) and talks to it in the runner protocol
  * (docs/internals/protocol.md, src/sandbox/frame.h).
  *
  * Preview: the source is checked as POST /api/v1/jobs checks it (a data
@@ -675,9 +676,9 @@ static int add_ident(struct buf *sql, PGconn *conn, const char *name,
 }
 
 /*
- * sample_clause() is how a random sample is drawn: ORDER BY random() over
+ * sample_percent() says how a random sample is drawn: ORDER BY random() over
  * the whole relation is fine for small ones but reads and sorts all of a
- * big table (about a second on 2M rows); for a table estimated at more
+ * big table (1.7 s on 2M rows here); for a table estimated at more
  * than SAMPLE_SYSTEM_MIN_ROWS rows, TABLESAMPLE SYSTEM first picks pages
  * worth about four times the rows wanted, so the sort sees a few thousand.
  * *pct is 0 when the whole relation is sorted.
