@@ -209,7 +209,7 @@ def main() -> None:
             "TW_SECRET_KEY": secrets.token_hex(32),
             "TW_LOG_DIR": str(work / "logs"),
             "TW_SANDBOX_DIR": str(work / "sandbox"),
-            "TW_PYTHON": os.path.realpath(args.python),
+            "TW_PYTHON": args.python,
             "TW_DATA_SCHEMAS": "public,small",
             "TW_BCRYPT_COST": "10",
             "TW_JOB_TIMEOUT_S": "600",
