@@ -3,6 +3,7 @@
 #include "core/err.h"
 #include "core/str.h"
 #include "db/publish.h"
+#include "log/log.h"
 #include "worker/worker_int.h"
 
 /*
@@ -366,8 +367,14 @@ int publish_finish(struct publish *p, int64_t rows_out, const char **code,
 		*code = "destination_exists";
 	else if (rc == TW_EVALIDATION)
 		*code = "schema_mismatch";
-	if (rc == 0)
-		p->rows_out = rows_out;
+	if (rc < 0)
+		goto out;
+	p->rows_out = rows_out;
+	p->version = version;
+	log_info(LOG_WORKER,
+		 "job %" PRId64 ": %s %s.%s, version %d, %" PRId64
+		 " rows; visible once the job's outcome commits",
+		 p->job->id, rec.mode, rec.schema, rec.name, version, rows_out);
 out:
 	return rc;
 }

@@ -90,6 +90,7 @@ struct publish {
 	char stage[64]; /* the staging table's name */
 	size_t ncols;
 	int64_t rows_out;
+	int version; /* publish_finish(): the table version written */
 };
 
 int publish_open(struct publish *p, PGconn *conn, const struct cfg *cfg,

@@ -285,6 +285,8 @@ static void test_create_publishes_at_commit_only(void **state)
 	make_job(f, &job, f->ana, "public.src", "t1", "create");
 	assert_rc(publish(f, &p, &job, 1, 1000, "a", &code, &err, false), 0,
 		  &err);
+	assert_int_equal(p.version, 1);
+	assert_int_equal(p.rows_out, 1000);
 	/* Finished, not committed: nothing is visible to anyone else. */
 	snprintf(stage, sizeof(stage), "tw_stage_%" PRId64, job.id);
 	assert_false(exists(f, f->out, "t1"));
