@@ -1191,6 +1191,30 @@ static void test_decode_numeric_normalises(void **state)
 	numeric_is(ROW("\0\0\0\0\x40\0\0\0"), "0");
 }
 
+/* No rows: the server sends the header and the trailer in one message. */
+static void test_empty_copy(void **state)
+{
+	PGconn *conn = connect_schema();
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	enum db_pgtype types[2] = { DB_PG_INT8, DB_PG_TEXT };
+	struct colbatch b;
+
+	(void)state;
+	copy_out(conn,
+		 "COPY (SELECT 1::bigint, 'x'::text WHERE false) TO STDOUT "
+		 "(FORMAT binary)",
+		 types, 2, &b);
+	assert_int_equal(b.nrows, 0);
+	/* ... and an empty batch goes back in as header and trailer. */
+	exec_ok(conn, "CREATE TABLE empty_in (a bigint, b text)");
+	copy_in(conn, "COPY empty_in FROM STDIN (FORMAT binary)", &b, types,
+		10);
+	assert_string_equal(value(conn, "SELECT count(*) FROM empty_in"), "0");
+	colbatch_release(&b);
+	buf_release(&err);
+	PQfinish(conn);
+}
+
 /* The same refusals on what a real server sends. */
 static void test_decode_infinity_from_server(void **state)
 {
@@ -1534,6 +1558,7 @@ int main(void)
 		cmocka_unit_test(test_float_to_numeric),
 		cmocka_unit_test(test_text_to_uuid),
 		cmocka_unit_test(test_decode_infinity_from_server),
+		cmocka_unit_test(test_empty_copy),
 		cmocka_unit_test(test_wrappers),
 	};
 
