@@ -245,6 +245,47 @@ static int move_table(PGconn *conn, const char *from_schema, const char *name,
 }
 
 /*
+ * Renames the indexes and owned sequences of the relation relid (in
+ * schema) to DB_PUBLISH_KEPT_PREFIX<their oid>: they move with the table
+ * to the app schema, where an index or sequence of an earlier kept version
+ * may already have the same name (a primary key's "t_pkey" on each).
+ */
+static int rename_parts(PGconn *conn, const char *schema, int64_t relid,
+			struct buf *err)
+{
+	static const char sql[] =
+		"SELECT 'INDEX', c.oid, c.relname FROM pg_index i JOIN pg_class "
+		"c ON c.oid = i.indexrelid WHERE i.indrelid = $1::oid UNION ALL "
+		"SELECT 'SEQUENCE', c.oid, c.relname FROM pg_depend d JOIN "
+		"pg_class c ON c.oid = d.objid WHERE d.classid = "
+		"'pg_class'::regclass AND d.refobjid = $1::oid AND d.deptype IN "
+		"('a', 'i') AND c.relkind = 'S'";
+	struct buf ddl = BUF_INIT(SQL_CAP);
+	char srel[24];
+	const char *params[1] = { srel };
+	PGresult *res = NULL;
+	int rc, i;
+
+	fmt_i64(srel, sizeof(srel), relid);
+	rc = db_exec(conn, sql, 1, params, &res, err);
+	for (i = 0; rc == 0 && i < PQntuples(res); i++) {
+		buf_reset(&ddl);
+		buf_addf(&ddl, "ALTER %s ", PQgetvalue(res, i, 0));
+		rc = db_publish_qualify(conn, &ddl, schema,
+					PQgetvalue(res, i, 2), err);
+		if (rc == 0) {
+			buf_addf(&ddl,
+				 " RENAME TO " DB_PUBLISH_KEPT_PREFIX "%s",
+				 PQgetvalue(res, i, 1));
+			rc = run(conn, &ddl, err);
+		}
+	}
+	PQclear(res);
+	buf_release(&ddl);
+	return rc;
+}
+
+/*
  * Swaps the current table out: moved to the app schema as a kept version
  * (keep > 0) or dropped, its row updated to match.
  */
@@ -271,6 +312,8 @@ static int retire_current(PGconn *conn, const struct db_publish_rec *rec,
 		 * destination's name (a destination called "jobs"). */
 		rc = rename_table(conn, rec->schema, rec->name, kept, err);
 		if (rc == 0)
+			rc = rename_parts(conn, rec->schema, relid, err);
+		if (rc == 0)
 			rc = move_table(conn, rec->schema, kept,
 					rec->app_schema, err);
 		if (rc == 0)
@@ -284,6 +327,10 @@ static int retire_current(PGconn *conn, const struct db_publish_rec *rec,
 	if (rc == 0)
 		rc = db_exec(conn, dropped_sql, 3, params, NULL, err);
 out:
+	/* A name in the way here is ours to sort out, not the job's
+	 * destination_exists. */
+	if (rc == TW_ECONFLICT)
+		rc = TW_EDB;
 	if (rc < 0)
 		buf_errf(err,
 			 " (while setting the previous version of %s.%s "
@@ -554,10 +601,13 @@ int db_publish_install(PGconn *conn, const struct db_publish_rec *rec,
 			   err);
 		created = true;
 	} else {
-		rc = retire_current(conn, rec, cur, oid, err);
+		/* Room first: the newest keep_versions - 1 stay, then the
+		 * current one joins them. */
+		rc = prune(conn, rec->app_schema, rec->schema, rec->name,
+			   rec->keep_versions > 0 ? rec->keep_versions - 1 : 0,
+			   err);
 		if (rc == 0)
-			rc = prune(conn, rec->app_schema, rec->schema,
-				   rec->name, rec->keep_versions, err);
+			rc = retire_current(conn, rec, cur, oid, err);
 	}
 	if (rc == 0)
 		rc = rename_table(conn, rec->schema, stage, rec->name, err);

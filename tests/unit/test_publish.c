@@ -538,6 +538,39 @@ static void test_keep_versions_limits_what_is_kept(void **state)
 	buf_release(&err);
 }
 
+/* Each version with a primary key of the same name: kept side by side. */
+static void test_kept_versions_with_indexes(void **state)
+{
+	struct fx *f = *state;
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	struct db_rollback_result rb;
+
+	f->cfg.keep_versions = 2;
+	publish_ok(f, f->ana, "pk", "create", 1, 3, "v1_");
+	q(f->conn, "ALTER TABLE \"%s\".pk ADD PRIMARY KEY (id)", f->out);
+	publish_ok(f, f->ana, "pk", "replace", 1, 2, "v2_");
+	q(f->conn, "ALTER TABLE \"%s\".pk ADD PRIMARY KEY (id)", f->out);
+	q(f->conn, "ALTER TABLE \"%s\".pk ADD COLUMN n serial", f->out);
+	publish_ok(f, f->ana, "pk", "replace", 1, 1, "v3_");
+	q(f->conn, "ALTER TABLE \"%s\".pk ADD PRIMARY KEY (id)", f->out);
+	q(f->conn, "ALTER TABLE \"%s\".pk ADD COLUMN n serial", f->out);
+	publish_ok(f, f->ana, "pk", "replace", 1, 4, "v4_");
+	assert_string_equal(q(f->other, "SELECT string_agg(version || state, "
+					"',' ORDER BY version) FROM "
+					"table_versions WHERE table_name = "
+					"'pk'"),
+			    "1dropped,2kept,3kept,4current");
+	assert_rc(db_publish_rollback(f->other, f->app, f->out, "pk", f->ana,
+				      false, &rb, &err),
+		  0, &err);
+	assert_rc(db_publish_rollback(f->other, f->app, f->out, "pk", f->ana,
+				      false, &rb, &err),
+		  0, &err);
+	assert_int_equal(rb.restored, 2);
+	assert_int_equal(count_rows(f, "pk"), 2);
+	buf_release(&err);
+}
+
 static void test_replace_only_tables_a_job_made(void **state)
 {
 	struct fx *f = *state;
@@ -694,6 +727,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_keep_versions_limits_what_is_kept, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(test_kept_versions_with_indexes,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_replace_only_tables_a_job_made, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_adds_rows, setup,
