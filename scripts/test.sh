@@ -68,7 +68,7 @@ rm -rf "$basetemp"
 
 if [ "${TW_TEST_QUICK:-0}" != 1 ]; then
   # The threaded suites on the ThreadSanitizer build (TW_TSAN): the connection
-  # pool, the event streams and the worker's job slots. A subset, to keep the
+  # pool, the event streams, the worker's job slots and the preview runners. A subset, to keep the
   # added time to a few minutes; docs/development.md says what and why.
   section "threaded suites (ThreadSanitizer build)"
   if ! TSAN_OPTIONS="suppressions=$root/tests/tsan.supp" \
@@ -88,6 +88,8 @@ if [ "${TW_TEST_QUICK:-0}" != 1 ]; then
   tsan_pytest tests/integration/test_jobs_api.py -k "events or stream" || failed+=(tsan-events)
   tsan_pytest tests/integration/test_security_jobs.py -k stream || failed+=(tsan-streams)
   tsan_pytest tests/integration/test_worker.py -k "${worker_slots# or }" || failed+=(tsan-worker)
+  tsan_pytest tests/integration/test_preview.py \
+    -k "validate_ok or too_many or after_the_rush or stop_leaves" || failed+=(tsan-preview)
   if ! sanitizer_reports "$basetemp" 'WARNING: ThreadSanitizer'; then failed+=(tsan-reports); fi
   rm -rf "$basetemp"
 fi

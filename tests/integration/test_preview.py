@@ -580,20 +580,6 @@ def test_preview_after_the_rush_still_works(ctx: Ctx) -> None:
     assert len(r.json()["rows"]) == 3
 
 
-# Last: it stops the module's server.
-def test_stop_leaves_no_runner_behind(ctx: Ctx) -> None:
-    wait_pool_warm(ctx)
-    server = psutil.Process(ctx.srv.proc.pid)
-    kids = server.children(recursive=True)
-    assert len(kids) >= 2
-    sandbox = Path(ctx.srv.env["TW_SANDBOX_DIR"])
-    assert any(p.name.startswith("preview-") for p in sandbox.iterdir())
-    assert ctx.srv.stop(signal.SIGTERM) == 0, ctx.srv.stderr()
-    gone, alive = psutil.wait_procs(kids, timeout=5)
-    assert not alive, alive
-    assert not [p.name for p in sandbox.iterdir() if p.name.startswith("preview-")]
-
-
 def other_server(ctx: Ctx, tmp: Path, **overrides: str) -> Server:
     env = dict(ctx.srv.env)
     env.update(overrides)
@@ -651,3 +637,17 @@ def test_preview_of_wide_rows(ctx: Ctx) -> None:
     finally:
         with psycopg.connect(ctx.url, autocommit=True) as conn:
             conn.execute("DROP TABLE public.wide")
+
+
+# Last: it stops the module's server.
+def test_stop_leaves_no_runner_behind(ctx: Ctx) -> None:
+    wait_pool_warm(ctx)
+    server = psutil.Process(ctx.srv.proc.pid)
+    kids = server.children(recursive=True)
+    assert len(kids) >= 2
+    sandbox = Path(ctx.srv.env["TW_SANDBOX_DIR"])
+    assert any(p.name.startswith("preview-") for p in sandbox.iterdir())
+    assert ctx.srv.stop(signal.SIGTERM) == 0, ctx.srv.stderr()
+    gone, alive = psutil.wait_procs(kids, timeout=5)
+    assert not alive, alive
+    assert not [p.name for p in sandbox.iterdir() if p.name.startswith("preview-")]
