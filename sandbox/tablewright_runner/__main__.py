@@ -174,8 +174,8 @@ def _validate(code: str, policy) -> dict:
     with warnings.catch_warnings():  # validate answers with S alone
         warnings.simplefilter("ignore")
         _, errors = policy.compile_script(code)
-    if not errors and not policy.defines_transform(code):
-        errors = [policy.CompileError(1, 1, "the script defines no transform(df) function")]
+        if not errors and not policy.defines_transform(code):
+            errors = [policy.CompileError(1, 1, "the script defines no transform(df) function")]
     if not errors:
         return {"ok": True}
     return {"ok": False, "errors": [e.as_json() for e in errors[:100]]}
