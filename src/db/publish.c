@@ -26,6 +26,9 @@
  * list of one table (1600 columns of at most 63 bytes, quoted). */
 #define SQL_CAP ((size_t)256 * 1024)
 
+/* How long a rollback waits for a lock before it gives up. */
+#define ROLLBACK_LOCK_TIMEOUT "10s"
+
 /* The oid of the relation schema.name, of any kind; NULL when none. */
 #define RELID_SQL "to_regclass(quote_ident($1) || '.' || quote_ident($2))::oid"
 
@@ -446,14 +449,19 @@ int db_publish_append_check(PGconn *conn, const char *schema, const char *name,
 	if (rc < 0)
 		goto out;
 	rc = run(conn, &sql, &detail);
+	/*
+	 * Rolled back either way: planning the insert locked the destination
+	 * (RowExclusiveLock), and a savepoint rolled back releases what it
+	 * took. Kept, the lock would last the job's whole run (this check
+	 * comes at publish_stage()) and make a replace or a rollback of the
+	 * table wait for it, and deadlock with this job's own publishing lock.
+	 */
+	db_tx_rollback(&tx);
 	if (rc < 0) {
-		db_tx_rollback(&tx);
 		buf_errf(err, "the result does not fit %s.%s: %s", schema, name,
 			 detail.ptr);
 		rc = rc == TW_EUNAVAIL ? rc : TW_EVALIDATION;
-		goto out;
 	}
-	rc = db_tx_commit(&tx, err);
 out:
 	PQclear(res);
 	buf_release(&sql);
@@ -712,7 +720,13 @@ int db_publish_rollback(PGconn *conn, const char *app_schema,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = db_tx_begin(&tx, conn, err);
+	/* A job reading the table as its source holds it for its whole
+	 * COPY: do not hang a request (or the readers queued behind the
+	 * DROP's lock) on that. */
+	rc = db_tx_begin_sql(
+		&tx, conn,
+		"BEGIN; SET LOCAL lock_timeout = '" ROLLBACK_LOCK_TIMEOUT "'",
+		err);
 	if (rc < 0)
 		goto out;
 	rc = db_publish_lock(conn, schema, name, err);
@@ -774,6 +788,11 @@ int db_publish_rollback(PGconn *conn, const char *app_schema,
 	out->kept_remaining = st.kept_count - 1;
 	rc = db_tx_commit(&tx, err);
 out:
+	if (rc == TW_ETIMEOUT)
+		buf_errf(err,
+			 " (%s.%s is in use, by a job reading or writing "
+			 "it: try again later)",
+			 schema, name);
 	if (rc < 0)
 		db_tx_rollback(&tx);
 	PQclear(res);

@@ -123,8 +123,10 @@ struct db_rollback_result {
  * is_admin are the caller's: an analyst may roll back only a table their
  * own jobs created. TW_ENOTFOUND when schema.name does not exist,
  * TW_EFORBIDDEN for another user's table, TW_ECONFLICT when it is not a
- * table Tablewright published or no earlier version is kept, each with a
- * message in err; nothing is changed then.
+ * table Tablewright published or no earlier version is kept, TW_ETIMEOUT
+ * when a lock it needs (the publishing lock, the table's, held by a job
+ * reading it as its source) is not had within 10 s, each with a message
+ * in err; nothing is changed then.
  */
 int db_publish_rollback(PGconn *conn, const char *app_schema,
 			const char *schema, const char *name, int64_t user_id,

@@ -654,6 +654,31 @@ static void test_append_adds_rows(void **state)
 	buf_release(&err);
 }
 
+/* The early append check keeps no lock on the destination for the run. */
+static void test_append_check_holds_no_lock(void **state)
+{
+	struct fx *f = *state;
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	struct db_columns cols = { default_cols, 2 };
+	struct queue_job job;
+	struct publish p;
+	const char *code;
+
+	publish_ok(f, f->ana, "busy", "create", 1, 2, "a");
+	make_job(f, &job, f->ana, "public.src", "busy", "append");
+	assert_rc(publish_open(&p, f->conn, &f->cfg, &job, &code, &err), 0,
+		  &err);
+	assert_rc(publish_stage(&p, &cols, &code, &err), 0, &err);
+	/* A rollback or a replace could take the table now. */
+	q(f->other, "BEGIN");
+	q(f->other, "LOCK TABLE \"%s\".busy IN ACCESS EXCLUSIVE MODE NOWAIT",
+	  f->out);
+	q(f->other, "ROLLBACK");
+	publish_abort(&p);
+	assert_int_equal(count_rows(f, "busy"), 2);
+	buf_release(&err);
+}
+
 static void expect_mismatch(struct fx *f, const char *dest, const char *want)
 {
 	struct buf err = BUF_INIT(BUF_SMALL_CAP);
@@ -734,6 +759,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_append_adds_rows, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_append_schema_mismatch,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_check_holds_no_lock,
 						setup, teardown),
 	};
 
