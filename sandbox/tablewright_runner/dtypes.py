@@ -732,12 +732,28 @@ def _json_embed(text):
     if text is None:
         return None
     try:
-        return json.loads(text)
-    except ValueError:
+        # NaN and Infinity are not JSON: keep them as their text
+        return json.loads(text, parse_constant=str)
+    except (ValueError, RecursionError):
         return text
 
 
+PROFILE_TEXT = 1000  # the most characters of a text minimum or maximum in a profile
+
+
+def _short(v):
+    if isinstance(v, str) and len(v) > PROFILE_TEXT:
+        return v[: PROFILE_TEXT - 1] + "\u2026"
+    return v
+
+
 def profile(col: OutColumn) -> dict:
+    prof = _profile(col)
+    prof["min"], prof["max"] = _short(prof["min"]), _short(prof["max"])
+    return prof
+
+
+def _profile(col: OutColumn) -> dict:
     arr = col.arrow()
     nulls = arr.null_count
     valid = arr.drop_null() if nulls else arr

@@ -275,3 +275,16 @@ def test_preview_of_an_error_has_no_preview_frame() -> None:
     )
     assert res.status["error_code"] == "user_error"
     assert "P" not in res.types and "B" not in res.types
+
+
+def test_preview_of_long_text_and_odd_json() -> None:
+    """A long text value's profile is shortened, a json value that is not
+    JSON (NaN) stays text, and the preview still fits its frame."""
+    code = 'def transform(df):\n    df["long"] = "x" * 3_000_000\n    return df\n'
+    cols = [wire.column("id", "int8", False), wire.column("j", "jsonb")]
+    res = wire.run_job(code, cols, [[[1, "NaN"], [2, '{"a": 1}']]], task="preview")
+    assert res.ok, res
+    prof = {p["name"]: p for p in res.preview["profile"]}
+    assert len(prof["long"]["max"]) == 1000 and prof["long"]["max"].endswith("\u2026")
+    assert res.preview["rows"][0][1] == "NaN"
+    assert len(res.preview["rows"]) == 1  # two rows of 3 MB do not fit 4 MiB
