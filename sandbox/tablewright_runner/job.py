@@ -9,7 +9,6 @@ and no STATUS.
 from __future__ import annotations
 
 import json
-import linecache
 import time
 import traceback
 
@@ -199,6 +198,14 @@ def describe_exception(exc: BaseException) -> str:
     return f"{name}: {text}" if text else name
 
 
+def option(glb: dict, name: str, default: bool) -> bool:
+    """A script's option (WHOLE_TABLE = True): True or False, nothing else."""
+    value = glb.get(name, default)
+    if value is not True and value is not False:
+        raise Outcome("user_error", f"{name} must be True or False, not {type(value).__name__}")
+    return value
+
+
 class Conversation:
     def __init__(self, job: dict, reader: frames.FrameReader, writer: frames.FrameWriter, sink):
         self.job = job
@@ -256,7 +263,6 @@ class Conversation:
                 message += f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})"
             raise Outcome(first.code, message, first.line, first.column)
         glb = self.sandbox.make_globals()
-        linecache.cache.pop(policy.FILENAME, None)
         try:
             exec(code, glb)  # the restricted bytecode, with the guards
         except BaseException as e:  # every user error is reported, SystemExit too
@@ -266,15 +272,9 @@ class Conversation:
         self.check_violation()
         transform = glb.get("transform")
         if not callable(transform):
-            raise Outcome(
-                "user_error",
-                "the script defines no transform(df) function",
-                1 if not self.lines else None,
-            )
-        whole = bool(glb.get("WHOLE_TABLE", False)) or (
-            "CHUNKED" in glb and not bool(glb.get("CHUNKED"))
-        )
-        allow_empty = bool(glb.get("ALLOW_EMPTY", False))
+            raise Outcome("user_error", "the script defines no transform(df) function")
+        whole = option(glb, "WHOLE_TABLE", False) or not option(glb, "CHUNKED", True)
+        allow_empty = option(glb, "ALLOW_EMPTY", False)
         return transform, whole, allow_empty
 
     def call(self, transform, df):

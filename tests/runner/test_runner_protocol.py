@@ -288,3 +288,11 @@ def test_preview_of_long_text_and_odd_json() -> None:
     assert len(prof["long"]["max"]) == 1000 and prof["long"]["max"].endswith("\u2026")
     assert res.preview["rows"][0][1] == "NaN"
     assert len(res.preview["rows"]) == 1  # two rows of 3 MB do not fit 4 MiB
+
+
+@pytest.mark.parametrize("flag", ["WHOLE_TABLE = 1", "CHUNKED = None", "ALLOW_EMPTY = 'yes'"])
+def test_options_are_true_or_false(flag: str) -> None:
+    res = wire.run_job(f"{flag}\ndef transform(df):\n    return df\n", COLS, chunks(1, 2))
+    assert res.types == ["S"]
+    assert res.status["error_code"] == "user_error"
+    assert "must be True or False" in res.status["message"]
