@@ -193,3 +193,31 @@ def test_large_output_is_split_and_capped() -> None:
     assert res.ok
     assert len(res.log) < 9 * 1024 * 1024
     assert res.log.endswith("the rest of its output is dropped)\n")
+
+
+def test_memory_limit_under_rlimit_data() -> None:
+    """Under the sandbox's RLIMIT_DATA (300 MiB here) the runner still
+    starts, and an allocation past it is memory_limit, not a crash."""
+    import resource
+    import subprocess
+
+    f = wire.frames
+    code = "import numpy as np\ndef transform(df):\n    big = np.ones(100_000_000)\n    return df\n"
+    data = wire.job_frame(code, [wire.column("x", "int4", False)])
+    data += f.encode_frame(f.BATCH, wire.encode_batch([f.INT32], [[1]])) + f.encode_frame(f.END)
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_DATA, (300 << 20, 300 << 20))
+
+    proc = subprocess.run(
+        [str(wire.SANDBOX_PYTHON), "-I", "-m", "tablewright_runner"],
+        input=data,
+        capture_output=True,
+        preexec_fn=limit,
+        timeout=120,
+        check=False,
+    )
+    res = wire.Result(proc.stdout, proc.stderr.decode(), proc.returncode)
+    assert res.returncode == 0, res
+    assert res.status["error_code"] == "memory_limit", res
+    assert "Unable to allocate" in res.status["message"]
