@@ -295,11 +295,16 @@ def transform(df):
     df["digits"] = df["note"].fillna("").map(lambda s: bool(re.search(r"\\\\d", s)))
     df["root"] = df["qty"].map(math.sqrt)
     df["later"] = df["at"] + datetime.timedelta(days=1)
+    # C code that imports a helper (strptime, a dtype's repr) while the script runs
+    df["parsed"] = datetime.datetime.strptime("2024-01-02", "%Y-%m-%d")
+    df["dtype"] = repr(np.dtype([("a", "i4")])) + str(len("x".encode("utf-16")))
     return df""",
         lambda r: (
             [x["digits"] for x in r] == [False] * 4
             and r[3]["root"] == 2.0
             and r[0]["later"] == datetime.datetime(2024, 1, 6, 10, tzinfo=UTC)
+            and r[0]["parsed"] == datetime.datetime(2024, 1, 2)
+            and r[0]["dtype"] == "dtype([('a', '<i4')])4"
         ),
     ),
     "pivot_and_value_counts": (
