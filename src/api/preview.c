@@ -45,6 +45,9 @@
 #define SAMPLE_MS 250
 /* Random samples of tables estimated above this many rows use TABLESAMPLE. */
 #define SAMPLE_SYSTEM_MIN_ROWS 50000.0
+/* Pages a random page sample reads per row wanted, and at least. */
+#define SAMPLE_PAGES_PER_ROW 4.0
+#define SAMPLE_PAGES_MIN 64.0
 /* Rows per 8 KiB page assumed for a table never analysed. */
 #define ROWS_PER_PAGE_GUESS 60.0
 
@@ -678,10 +681,16 @@ static int add_ident(struct buf *sql, PGconn *conn, const char *name,
 /*
  * sample_percent() says how a random sample is drawn: ORDER BY random() over
  * the whole relation is fine for small ones but reads and sorts all of a
- * big table (1.7 s on 2M rows here); for a table estimated at more
- * than SAMPLE_SYSTEM_MIN_ROWS rows, TABLESAMPLE SYSTEM first picks pages
- * worth about four times the rows wanted, so the sort sees a few thousand.
- * *pct is 0 when the whole relation is sorted.
+ * big table (1.7 s on 2M rows here); for a table estimated at more than
+ * SAMPLE_SYSTEM_MIN_ROWS rows, TABLESAMPLE SYSTEM first picks random
+ * pages, SAMPLE_PAGES_PER_ROW per row wanted (SAMPLE_PAGES_MIN at least),
+ * and ORDER BY random() then picks the rows among theirs. SYSTEM samples
+ * whole pages, so the number of pages, not of rows, decides how spread out
+ * the sample is: a handful of pages that hold enough rows would give rows
+ * that sit together; four pages per row make most rows come from pages
+ * of their own. On 2M rows (22,728 pages) that is 2 ms for 5 rows, 28 ms
+ * for 200 and 118 ms for 1000 here. *pct is 0 when the whole relation is
+ * sorted.
  */
 static int sample_percent(struct http_request *req, PGconn *conn,
 			  const struct preview_req *pr, double *pct,
@@ -689,7 +698,7 @@ static int sample_percent(struct http_request *req, PGconn *conn,
 {
 	const char *params[2] = { pr->schema, pr->name };
 	PGresult *res = NULL;
-	double rows, bytes;
+	double rows, pages, want;
 	char kind;
 	int rc;
 
@@ -702,15 +711,16 @@ static int sample_percent(struct http_request *req, PGconn *conn,
 	if (kind != 'r' && kind != 'm')
 		return 0;
 	rows = strtod(PQgetvalue(res, 0, 1), NULL);
-	bytes = strtod(PQgetvalue(res, 0, 2), NULL);
+	pages = strtod(PQgetvalue(res, 0, 2), NULL) / 8192.0;
 	/* Never analysed (-1): guess from the size. */
 	if (rows < 0)
-		rows = bytes / 8192.0 * ROWS_PER_PAGE_GUESS;
-	if (rows > SAMPLE_SYSTEM_MIN_ROWS) {
-		*pct = 100.0 * 4.0 * (double)pr->limit / rows;
-		if (*pct >= 100.0)
-			*pct = 0;
-	}
+		rows = pages * ROWS_PER_PAGE_GUESS;
+	want = SAMPLE_PAGES_PER_ROW * (double)pr->limit;
+	if (want < SAMPLE_PAGES_MIN)
+		want = SAMPLE_PAGES_MIN;
+	/* Past half the table, sorting all of it costs about the same. */
+	if (rows > SAMPLE_SYSTEM_MIN_ROWS && want < pages / 2)
+		*pct = 100.0 * want / pages;
 	return 0;
 }
 
