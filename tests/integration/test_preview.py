@@ -29,7 +29,7 @@ import pytest
 pytest.register_assert_rewrite("authfixtures")
 
 from authfixtures import PASSWORDS, Api, add_user, assert_error  # noqa: E402
-from test_worker import sandbox_dir  # noqa: E402
+from test_worker import sandbox_dir, shared_dir  # noqa: E402
 
 from conftest import (  # noqa: E402
     Server,
@@ -643,6 +643,54 @@ def test_preview_of_wide_rows(ctx: Ctx) -> None:
     finally:
         with psycopg.connect(ctx.url, autocommit=True) as conn:
             conn.execute("DROP TABLE public.wide")
+
+
+# Stand-ins for the runner (TW_PYTHON names them; the server adds
+# -I -m tablewright_runner, which they ignore), each broken one way.
+BROKEN_RUNNERS = {
+    # A frame type that does not exist.
+    "garbage": "sys.stdout.buffer.write(b'XXXXXXXX' * 4); sys.stdout.flush(); time.sleep(30)",
+    # A PREVIEW frame header announcing 100 MB, far past its 4 MiB cap.
+    "oversize": (
+        "sys.stdin.buffer.read(8); "
+        "sys.stdout.buffer.write(struct.pack('<IB3s', 100 << 20, ord('P'), b'')); "
+        "sys.stdout.flush(); time.sleep(30)"
+    ),
+    # Gone before a word.
+    "exits": "sys.exit(0)",
+    # Reads its job, then says nothing (the deadline kills it).
+    "silent": "sys.stdin.buffer.read(8); time.sleep(60)",
+}
+
+
+def broken_runner(mode: str) -> Path:
+    path = shared_dir() / f"runner-{mode}.py"
+    path.write_text("#!/usr/bin/python3\nimport struct, sys, time\n" + BROKEN_RUNNERS[mode] + "\n")
+    path.chmod(0o755)
+    return path
+
+
+@pytest.mark.parametrize("mode", sorted(BROKEN_RUNNERS))
+def test_a_broken_runner_is_an_answer_not_a_hang(ctx: Ctx, tmp_path: Path, mode: str) -> None:
+    """A runner that breaks the protocol is killed and answered 500 (the
+    detail in the log only); one that says nothing is a timeout. The
+    server stays up and leaves no runner behind."""
+    srv = other_server(ctx, tmp_path, TW_PYTHON=str(broken_runner(mode)), TW_PREVIEW_POOL="1")
+    try:
+        api = Api(srv).as_user("analyst@example.com", PASSWORDS["analyst"])
+        t0 = time.monotonic()
+        r = preview(api, "def transform(df):\n    return df\n", limit=5)
+        took = time.monotonic() - t0
+        if mode == "silent":
+            assert_error(r, 422, "timeout")
+            assert TIMEOUT_S - 0.5 <= took < TIMEOUT_S + 3, took
+        else:
+            assert_error(r, 500, "internal")
+            assert took < 3, took
+        assert api.get("/api/v1/auth/me").status_code == 200
+    finally:
+        assert srv.stop() == 0, srv.stderr()
+    assert not [p for p in Path(srv.env["TW_SANDBOX_DIR"]).iterdir()]
 
 
 # Last: it stops the module's server.
