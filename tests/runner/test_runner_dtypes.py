@@ -330,3 +330,22 @@ def transform(df):
     assert res.ok, res
     assert res.column("d") == ["NaN", "Infinity", "-1.5"]
     assert decimal.Decimal(res.column("d")[2]) == decimal.Decimal("-1.5")
+
+
+def test_every_type_in_whole_table_mode() -> None:
+    """The same values in whole-table mode, where each column is built from
+    several batches at once (NULLs at the batch boundaries)."""
+    cols, vals = [], []
+    for i, (pgtype, declared, _, _, values) in enumerate(CASES):
+        cols.append(wire.column(f"v{i}", pgtype, False, declared))
+        cols.append(wire.column(f"w{i}", pgtype, True, declared))
+        vals.append(values + [values[1], values[2]])
+        vals.append([None] + values + [None])
+    rows = [list(r) for r in zip(*vals, strict=True)]
+    code = "WHOLE_TABLE = True\ndef transform(df):\n    print(len(df))\n    return df\n"
+    res = wire.run_job(code, cols, [rows[:1], rows[1:4], rows[4:]])
+    assert res.ok, res
+    assert res.log == "5\n"
+    for i, (pgtype, declared, _, _, _) in enumerate(CASES):
+        assert res.column(f"v{i}") == [expected_out(pgtype, declared, x) for x in vals[2 * i]]
+        assert res.column(f"w{i}") == [expected_out(pgtype, declared, x) for x in vals[2 * i + 1]]
