@@ -943,7 +943,9 @@ static int on_status(struct datapath *d, const struct frame *f,
 		buf_addch(&d->status_msg, ')');
 	}
 	if (tb && *tb) {
-		log_fn(ctx, "Traceback (the script's lines):\n", 33);
+		static const char head[] = "Traceback (the script's lines):\n";
+
+		log_fn(ctx, head, sizeof(head) - 1);
 		log_fn(ctx, tb, strlen(tb));
 	}
 out:

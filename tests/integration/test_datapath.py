@@ -268,7 +268,9 @@ def test_a_bad_result_publishes_nothing(
     assert text in j["error_message"], j
     no_table_left(dp.db_url, dest)
     if code.startswith("fail user_error"):
-        assert "  line 2, in transform\n" in dp.logs(job_id)
+        logs = dp.logs(job_id)
+        assert "Traceback (the script's lines):\n  line 2, in transform\n" in logs
+        assert "\ufffd" not in logs
 
 
 def test_missing_source_fails_before_the_child_starts(dp: Jobs, workers: list[Worker]) -> None:
