@@ -1,8 +1,9 @@
 /*
  * worker.h - the job worker ("Queue and worker" in docs/architecture.md):
  * claims queued jobs from the PostgreSQL queue (src/queue/queue.h) and
- * runs each in a supervised sandbox child (src/sandbox/sandbox.h), up to N
- * at once.
+ * runs each in a supervised sandbox child (src/sandbox/sandbox.h), the
+ * Python runner, streaming the source table through it into the
+ * destination (docs/internals/datapath.md), up to N at once.
  *
  *	worker_start()  connects, registers in the workers table and starts
  *	                the dispatcher thread
@@ -14,9 +15,13 @@
  * TW_JOB_LEASE_S, recovers jobs whose worker stopped heartbeating, polls
  * every few seconds in case a notification was missed, and reconnects
  * with backoff when the database goes away. Each job runs on a thread of
- * its own (runner.c) that streams the child's output into the job's log
- * and samples its metrics every ~250 ms. docs/internals/queue.md tells the
- * whole story.
+ * its own (runner.c) that takes the child's frames (datapath.c, with a
+ * reader thread feeding it the source), writes its log and samples its
+ * metrics every ~250 ms. docs/internals/queue.md tells the whole story.
+ *
+ * worker_start() refuses to start (TW_ENOTFOUND, the message naming
+ * TW_PYTHON) when TW_SANDBOX_COMMAND is unset and no interpreter for the
+ * runner is found.
  */
 #ifndef TW_WORKER_WORKER_H
 #define TW_WORKER_WORKER_H

@@ -217,6 +217,19 @@ def test_metrics_events_report_rows_done(dp: Jobs, workers: list[Worker]) -> Non
     assert all(out <= 12 and rin <= 12 for rin, out in done), done
 
 
+def test_a_log_frame_larger_than_a_read_keeps_its_lines_whole(
+    dp: Jobs, workers: list[Worker]
+) -> None:
+    # One LOG frame of ~800 KB: the worker takes it in 256 KiB pieces.
+    job_id = dp.submit("lines 30000\nsay after the big frame")
+    workers.append(dp.worker())
+    j = dp.wait(job_id, FINAL)
+    assert j["status"] == "succeeded", (j, dp.logs(job_id)[-2000:])
+    lines = [ln for ln in dp.logs(job_id).splitlines() if "of the job's output" in ln]
+    assert lines == [f"line {i} of the job's output" for i in range(30000)]
+    assert "after the big frame\n" in dp.logs(job_id)
+
+
 # --- failures leave nothing -------------------------------------------------
 
 
