@@ -100,6 +100,16 @@ int plat_remove_tree(const char *path, struct buf *err);
 /* Directory of the running executable, no trailing separator. */
 int plat_exe_dir(struct buf *out, struct buf *err);
 
+/*
+ * plat_real_dir() puts the absolute path of the existing directory dir
+ * into out: on POSIX with every symbolic link resolved (realpath()), so
+ * that another user can reach it through directories they may traverse;
+ * on Windows the full path (GetFullPathNameW; a job's child runs as the
+ * worker's user there, so nothing needs resolving). TW_ENOTFOUND or TW_EIO
+ * with the reason.
+ */
+int plat_real_dir(const char *dir, struct buf *out, struct buf *err);
+
 /* True when stderr is a terminal (or a console on Windows). */
 bool plat_stderr_is_tty(void);
 

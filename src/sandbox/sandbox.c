@@ -183,42 +183,71 @@ out:
 }
 
 /* The venv's interpreter, as POSIX and Windows lay a venv out. */
-static const char *const venv_python[] = {
-	"sandbox/.venv/bin/python",
-	"sandbox\\.venv\\Scripts\\python.exe",
+/* Where make deps puts the sandbox venv, and its interpreter inside it. */
+static const struct {
+	const char *venv;
+	const char *python;
+} venv_python[] = {
+	{ "sandbox/.venv", "bin/python" },
+	{ "sandbox\\.venv", "Scripts\\python.exe" },
 };
 
 /*
  * The venv's interpreter in the executable's directory's parent (a build
  * directory inside the checkout) or in that directory, into out (the
- * candidates tried go to tried); false if none exists.
+ * candidates tried go to tried); false if none exists. The venv's own
+ * directory is resolved (plat_real_dir()): sandbox/.venv may be a link to
+ * a place the sandbox user can reach when the checkout is not (make deps
+ * does that for a checkout under a private home). Only the directory: the
+ * interpreter itself is a link out of the venv, to the base Python, which
+ * would start without the venv's packages.
  */
 static bool find_venv_python(const char *dir, struct buf *out,
 			     struct buf *tried)
 {
 	const char *slash = strrchr(dir, TW_PATH_SEP);
 	const char *fwd = strrchr(dir, '/');
+	struct buf venv = BUF_INIT(8192);
+	struct buf real = BUF_INIT(8192);
+	struct buf ignored = BUF_INIT(BUF_SMALL_CAP);
+	bool found = false;
 	int parent_len;
 
 	if (fwd > slash)
 		slash = fwd;
 	parent_len = slash ? (int)(slash - dir) : -1;
-	for (int up = 1; up >= 0; up--) {
+	for (int up = 1; up >= 0 && !found; up--) {
 		if (up && parent_len < 0)
 			continue;
 		for (size_t i = 0; i < TW_ARRAY_SIZE(venv_python); i++) {
-			buf_reset(out);
-			buf_addf(out, "%.*s%c%s",
+			buf_reset(&venv);
+			buf_addf(&venv, "%.*s%c%s",
 				 up ? parent_len : (int)strlen(dir), dir,
-				 TW_PATH_SEP, venv_python[i]);
-			if (plat_is_file(out->ptr))
-				return true;
-			if (i == 0)
-				buf_addf(tried, "%s\"%s\"",
-					 tried->len ? ", " : "", out->ptr);
+				 TW_PATH_SEP, venv_python[i].venv);
+			buf_reset(out);
+			buf_addf(out, "%s%c%s", venv.ptr, TW_PATH_SEP,
+				 venv_python[i].python);
+			if (!plat_is_file(out->ptr)) {
+				if (i == 0)
+					buf_addf(tried, "%s\"%s\"",
+						 tried->len ? ", " : "",
+						 out->ptr);
+				continue;
+			}
+			found = true;
+			buf_reset(&ignored);
+			if (plat_real_dir(venv.ptr, &real, &ignored) == 0) {
+				buf_reset(out);
+				buf_addf(out, "%s%c%s", real.ptr, TW_PATH_SEP,
+					 venv_python[i].python);
+			}
+			break;
 		}
 	}
-	return false;
+	buf_release(&venv);
+	buf_release(&real);
+	buf_release(&ignored);
+	return found;
 }
 
 int sbx_runner_argv(const char *python, char ***argv, struct buf *err)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,9 +18,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from test_worker import Jobs, Worker, make_jobs, start_worker, wait_for
+from test_worker import Jobs, Worker, make_jobs, start_worker, wait_for, worker_env
 
-from conftest import ROOT, base_env, run_tw
+from conftest import BINARY, ROOT, base_env, run_tw
 
 EXAMPLES = ROOT / "examples"
 SANDBOX_PYTHON = ROOT / "sandbox" / ".venv" / "bin" / "python"
@@ -632,3 +634,31 @@ def test_prints_cannot_corrupt_the_data_stream(env: Jobs) -> None:
         job, logs = run(env, code, "public.every_type")
     ok(job, logs)
     assert q(env, f"SELECT count(*) FROM public.{job['dest']}") == [(200,)]
+
+
+def test_a_linked_venv_is_reached_through_its_real_place(env: Jobs, tmp_path: Path) -> None:
+    """make deps links sandbox/.venv to a place the sandbox user reaches
+    when the checkout is private: the worker resolves the link (only the
+    venv's directory: its bin/python links out of the venv)."""
+    private = tmp_path / "private"
+    (private / "build").mkdir(parents=True)
+    (private / "sandbox").mkdir()
+    os.chmod(private, 0o700)
+    shutil.copy2(BINARY, private / "build" / "tablewright")
+    (private / "sandbox" / ".venv").symlink_to(os.path.realpath(SANDBOX_PYTHON.parents[1]))
+    settings = runner_env(TW_PYTHON=None)
+    proc = subprocess.Popen(
+        [str(private / "build" / "tablewright"), "worker", "--concurrency", "1"],
+        cwd=env.workdir,
+        env=worker_env(env.workdir, env.db_url, **settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and "worker" in proc.stdout.readline()
+        job, logs = run(env, "def transform(df):\n    return df\n", "public.every_type")
+    finally:
+        proc.kill()
+        proc.wait()
+    ok(job, logs)

@@ -395,6 +395,26 @@ int plat_unlink(const char *path)
 	return 0;
 }
 
+int plat_real_dir(const char *dir, struct buf *out, struct buf *err)
+{
+	char *real = realpath(dir, NULL);
+	int rc;
+
+	if (!real) {
+		int e = errno;
+
+		buf_errf(err, "could not resolve \"%s\": %s", dir,
+			 plat_strerror(e));
+		return e == ENOENT || e == ENOTDIR ? TW_ENOTFOUND : TW_EIO;
+	}
+	buf_reset(out);
+	rc = buf_adds(out, real);
+	free(real);
+	if (rc < 0)
+		buf_errf(err, "the path of \"%s\" is too long", dir);
+	return rc;
+}
+
 /*
  * plat_exe_dir() reads /proc/self/exe, which is Linux-only (the BSDs have
  * sysctl KERN_PROC_PATHNAME, macOS _NSGetExecutablePath); port here when

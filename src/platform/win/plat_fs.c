@@ -750,6 +750,40 @@ int plat_unlink(const char *path)
 	return rc;
 }
 
+int plat_real_dir(const char *dir, struct buf *out, struct buf *err)
+{
+	wchar_t *w = wide_path(dir, "resolve", err);
+	wchar_t *full;
+	DWORD n;
+	int rc = 0;
+
+	if (!w)
+		return TW_EINVAL;
+	full = xmalloc(sizeof(wchar_t) * 32768);
+	n = GetFullPathNameW(w, 32768, full, NULL);
+	if (n == 0 || n >= 32768) {
+		buf_errf(err, "could not resolve \"%s\": %s", dir,
+			 plat__win_strerror(n ? ERROR_FILENAME_EXCED_RANGE
+					      : GetLastError()));
+		rc = TW_EIO;
+		goto out;
+	}
+	if (GetFileAttributesW(full) == INVALID_FILE_ATTRIBUTES) {
+		buf_errf(err, "could not resolve \"%s\": %s", dir,
+			 plat__win_strerror(GetLastError()));
+		rc = TW_ENOTFOUND;
+		goto out;
+	}
+	buf_reset(out);
+	rc = plat__wide_to_utf8(full, out);
+	if (rc < 0)
+		buf_errf(err, "could not convert \"%s\" to UTF-8", dir);
+out:
+	free(full);
+	free(w);
+	return rc;
+}
+
 /* plat_exe_dir() asks GetModuleFileNameW, growing the buffer as needed. */
 int plat_exe_dir(struct buf *out, struct buf *err)
 {
