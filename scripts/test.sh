@@ -88,6 +88,9 @@ if [ "${TW_TEST_QUICK:-0}" != 1 ]; then
   tsan_pytest tests/integration/test_jobs_api.py -k "events or stream" || failed+=(tsan-events)
   tsan_pytest tests/integration/test_security_jobs.py -k stream || failed+=(tsan-streams)
   tsan_pytest tests/integration/test_worker.py -k "${worker_slots# or }" || failed+=(tsan-worker)
+  # The data path's reader thread beside the job's own, stopped by a cancel.
+  tsan_pytest tests/integration/test_datapath.py \
+    -k "round_trips or many_rows or cancel_mid_job or garbage" || failed+=(tsan-datapath)
   tsan_pytest tests/integration/test_preview.py \
     -k "validate_ok or too_many or after_the_rush or stop_leaves" || failed+=(tsan-preview)
   if ! sanitizer_reports "$basetemp" 'WARNING: ThreadSanitizer'; then failed+=(tsan-reports); fi
