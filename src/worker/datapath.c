@@ -797,6 +797,25 @@ static int put(struct datapath *d)
 	return rc;
 }
 
+/*
+ * A value its column's type refuses (db_bin_encode_rows() says "column C,
+ * row R: why", R within the batch): the message names the column and the
+ * row of the whole result instead.
+ */
+static int refused_value(struct datapath *d, const char *why)
+{
+	size_t col = 0, row = 0;
+	int n = 0;
+
+	if (sscanf(why, "column %zu, row %zu: %n", &col, &row, &n) == 2 &&
+	    n > 0 && col >= 1 && col <= d->out.n)
+		return fail(d, "invalid_output",
+			    "the result's column \"%s\", row %" PRId64 ": %s",
+			    d->out.items[col - 1].name,
+			    d->rows_out + (int64_t)row, why + n);
+	return fail(d, "invalid_output", "%s", why);
+}
+
 /* BATCH: checked against SCHEMA, re-encoded as binary COPY tuples, put. */
 static int on_batch(struct datapath *d, const struct frame *f)
 {
@@ -848,7 +867,7 @@ static int on_batch(struct datapath *d, const struct frame *f)
 			goto out;
 		}
 		if (rc < 0) {
-			rc = fail(d, "invalid_output", "%s", err.ptr);
+			rc = refused_value(d, err.ptr);
 			goto out;
 		}
 		from = to;
@@ -1115,8 +1134,12 @@ int datapath_commit(struct datapath *d, struct queue_result *res,
 	*code = NULL;
 	rc = publish_finish(&d->pub, d->rows_out, code, err);
 	if (rc < 0) {
-		if (!*code)
-			*code = "internal";
+		/* The COPY's data errors come at its end: the result's fault.
+		 */
+		if (!*code ||
+		    (rc == TW_EVALIDATION && !strcmp(*code, "internal")))
+			*code = rc == TW_EVALIDATION ? "invalid_output"
+						     : "internal";
 		goto fail;
 	}
 	rc = queue_finish(d->pub.conn, d->job->id, d->w->id, res, err);

@@ -288,6 +288,35 @@ def test_a_bad_result_publishes_nothing(
         assert "\ufffd" not in logs
 
 
+@pytest.mark.parametrize(
+    ("retype", "text"),
+    [
+        # Text that is no uuid: the worker's encoder refuses it, naming it.
+        ("v uuid", 'the result\'s column "v", row 501: the text'),
+        # 12345.67 does not fit numeric(4,2): the destination refuses it.
+        ("n numeric(4,2)", "numeric field overflow"),
+    ],
+)
+def test_a_value_the_destination_type_refuses_publishes_nothing(
+    dp: Jobs, workers: list[Worker], retype: str, text: str
+) -> None:
+    src = "vals_" + uuid.uuid4().hex[:8]
+    with psycopg.connect(dp.db_url, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE public.{src} (v text, n numeric(10,2))")
+        conn.execute(
+            f"INSERT INTO public.{src} SELECT 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 1.5 "
+            "FROM generate_series(1, 500)"
+        )
+        conn.execute(f"INSERT INTO public.{src} VALUES ('not a uuid', 12345.67)")
+    dest = "out_" + uuid.uuid4().hex[:8]
+    job_id = submit(dp, f"retype {retype}", src, dest)
+    workers.append(dp.worker(TW_CHUNK_ROWS="100"))
+    j = dp.wait(job_id, FINAL)
+    assert (j["status"], j["error_code"]) == ("failed", "invalid_output"), (j, dp.logs(job_id))
+    assert text in j["error_message"], j
+    no_table_left(dp.db_url, dest)
+
+
 def test_missing_source_fails_before_the_child_starts(dp: Jobs, workers: list[Worker]) -> None:
     src = "gone_" + uuid.uuid4().hex[:8]
     with psycopg.connect(dp.db_url, autocommit=True) as conn:

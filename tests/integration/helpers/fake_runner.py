@@ -46,6 +46,7 @@ Commands that change the data phase (they take effect after READY):
     dup-name          the SCHEMA names its first column twice
     bad-type          the SCHEMA's first column has type "xml"
     miscount          STATUS counts one row out more than were sent
+    retype COL TYPE   the SCHEMA gives column COL the type TYPE (its kind kept)
 """
 
 import errno
@@ -173,6 +174,9 @@ def run_commands(job: dict, flags: dict) -> int | None:
             sys.stdout.buffer.flush()
         elif cmd in ("slow", "fail"):
             flags[cmd] = arg
+        elif cmd == "retype":
+            col, _, new_type = arg.partition(" ")
+            flags.setdefault("retype", {})[col] = new_type
         elif cmd in (
             "double",
             "drop",
@@ -198,6 +202,8 @@ def schema(job: dict, flags: dict) -> dict:
         cols.append(dict(cols[0]))
     if cols and flags.get("bad-type"):
         cols[0]["type"] = "xml"
+    for c in cols:
+        c["type"] = flags.get("retype", {}).get(c["name"], c["type"])
     return {"columns": cols}
 
 
