@@ -582,19 +582,27 @@ int datapath_start(struct datapath *d, struct sbx_child *child, struct buf *err)
 void datapath_stop_input(struct datapath *d)
 {
 	char why[256];
+	bool cancel = false;
 
 	atomic_store(&d->stop_now, true);
 	pthread_mutex_lock(&d->mu);
 	if (!d->stop) {
 		d->stop = true;
 		pthread_cond_broadcast(&d->cv);
-		/* A COPY waiting on the server is woken by a cancel. */
+		/*
+		 * A COPY waiting on the server is woken by a cancel. The
+		 * reader, seeing cancel_sent, closes its connection rather
+		 * than pool it, so the cancel (sent outside the lock: it
+		 * talks to the server) can never reach another query.
+		 */
 		if (d->in_copy && d->src_cancel) {
 			d->cancel_sent = true;
-			PQcancel(d->src_cancel, why, sizeof(why));
+			cancel = true;
 		}
 	}
 	pthread_mutex_unlock(&d->mu);
+	if (cancel)
+		PQcancel(d->src_cancel, why, sizeof(why));
 }
 
 void datapath_join(struct datapath *d)

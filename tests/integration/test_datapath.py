@@ -387,6 +387,35 @@ def test_cancel_mid_job_leaves_no_table(dp: Jobs, workers: list[Worker]) -> None
     assert w.stop() == 0, w.stderr()
 
 
+def test_cancel_while_the_source_is_slow_cancels_its_copy(dp: Jobs, workers: list[Worker]) -> None:
+    """The reader waits on the server, not on the child: the cancel must
+    reach its COPY (PQcancel), or the job would wait for the whole scan."""
+    src = "slow_" + uuid.uuid4().hex[:8]
+    with psycopg.connect(dp.db_url, autocommit=True) as conn:
+        conn.execute(
+            f"CREATE VIEW public.{src} AS SELECT g AS id, pg_sleep(0.5)::text AS s "
+            "FROM generate_series(1, 200) g"
+        )
+    dest = "out_" + uuid.uuid4().hex[:8]
+    job_id = submit(dp, "pid", src, dest)
+    w = dp.worker()
+    workers.append(w)
+    dp.wait_log(job_id, "pid ")
+    time.sleep(1)
+    with psycopg.connect(dp.db_url, autocommit=True) as conn:
+        copying = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT%%'"
+        ).fetchone()
+    assert copying == (1,), "the source's COPY is not running"
+    t0 = time.monotonic()
+    assert dp.api.post(f"/api/v1/jobs/{job_id}/cancel").status_code == 202
+    j = dp.wait(job_id, FINAL, timeout=10)
+    took = time.monotonic() - t0
+    assert j["status"] == "cancelled", j
+    assert took < 3, f"cancel took {took:.2f} s"
+    no_table_left(dp.db_url, dest)
+
+
 def test_killed_worker_mid_copy_leaves_no_table(dp: Jobs, workers: list[Worker]) -> None:
     dest = "out_" + uuid.uuid4().hex[:8]
     job_id = slow_job(dp, dest)
