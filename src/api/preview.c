@@ -636,48 +636,7 @@ out:
 	return rc;
 }
 
-/* The names protocol.md gives the PostgreSQL types in a JOB's columns. */
-static const char *pgtype_name(enum db_pgtype t)
-{
-	static const char *const names[] = {
-		[DB_PG_OTHER] = "other",
-		[DB_PG_BOOL] = "bool",
-		[DB_PG_INT2] = "int2",
-		[DB_PG_INT4] = "int4",
-		[DB_PG_INT8] = "int8",
-		[DB_PG_FLOAT4] = "float4",
-		[DB_PG_FLOAT8] = "float8",
-		[DB_PG_NUMERIC] = "numeric",
-		[DB_PG_TEXT] = "text",
-		[DB_PG_DATE] = "date",
-		[DB_PG_TIMESTAMP] = "timestamp",
-		[DB_PG_TIMESTAMPTZ] = "timestamptz",
-		[DB_PG_UUID] = "uuid",
-		[DB_PG_JSON] = "json",
-		[DB_PG_JSONB] = "jsonb",
-	};
-
-	if ((size_t)t >= TW_ARRAY_SIZE(names) || !names[t])
-		return "other";
-	return names[t];
-}
-
 /* Appends name quoted as an SQL identifier. */
-static int add_ident(struct buf *sql, PGconn *conn, const char *name,
-		     struct buf *err)
-{
-	char *q = PQescapeIdentifier(conn, name, strlen(name));
-
-	if (!q) {
-		buf_errf(err, "could not quote an identifier: %s",
-			 PQerrorMessage(conn));
-		return TW_EDB;
-	}
-	buf_adds(sql, q);
-	PQfreemem(q);
-	return 0;
-}
-
 /*
  * sample_percent() says how a random sample is drawn: ORDER BY random() over
  * the whole relation is fine for small ones but reads and sorts all of a
@@ -738,20 +697,7 @@ static int sample_sql(struct buf *sql, PGconn *conn,
 	int rc = 0;
 
 	buf_reset(sql);
-	buf_adds(sql, "COPY (SELECT ");
-	for (size_t i = 0; i < cols->n && rc == 0; i++) {
-		if (i)
-			buf_adds(sql, ", ");
-		rc = add_ident(sql, conn, cols->items[i].name, err);
-		if (rc == 0 && cols->items[i].pgtype == DB_PG_OTHER)
-			buf_adds(sql, "::text");
-	}
-	buf_adds(sql, " FROM ");
-	if (rc == 0)
-		rc = add_ident(sql, conn, pr->schema, err);
-	buf_addch(sql, '.');
-	if (rc == 0)
-		rc = add_ident(sql, conn, pr->name, err);
+	rc = db_copy_select(sql, conn, cols, pr->schema, pr->name, err);
 	if (rc < 0)
 		return rc;
 	if (pct > 0)
@@ -899,7 +845,7 @@ static json_t *preview_job(const struct cfg *cfg, const struct preview_req *pr,
 		json_array_append_new(
 			a, json_pack("{s:s, s:s, s:s, s:s, s:b}", "name",
 				     c->name, "type", c->type, "pgtype",
-				     pgtype_name(c->pgtype), "kind",
+				     db_pgtype_name(c->pgtype), "kind",
 				     col_kind_name(db_pgtype_kind(c->pgtype)),
 				     "nullable", c->nullable));
 	}

@@ -97,18 +97,37 @@ size_t str_utf8_decode(const char *s, size_t n, uint32_t *cp)
 	return len;
 }
 
-bool str_utf8_valid(const char *s, size_t n)
+size_t str_utf8_valid_prefix(const char *s, size_t n)
 {
 	size_t i = 0;
 
 	while (i < n) {
-		size_t len = str_utf8_decode(s + i, n - i, NULL);
+		size_t len;
 
-		if (len == 0)
-			return false;
+		if (n - i >= 8) {
+			uint64_t w;
+
+			memcpy(&w, s + i, 8);
+			if (!(w & UINT64_C(0x8080808080808080))) {
+				i += 8;
+				continue;
+			}
+		}
+		if ((unsigned char)s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		len = str_utf8_decode(s + i, n - i, NULL);
+		if (!len)
+			return i;
 		i += len;
 	}
-	return true;
+	return n;
+}
+
+bool str_utf8_valid(const char *s, size_t n)
+{
+	return str_utf8_valid_prefix(s, n) == n;
 }
 
 int str_utf8_clean(struct buf *out, const char *s, size_t len)

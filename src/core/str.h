@@ -40,6 +40,14 @@ size_t str_utf8_decode(const char *s, size_t n, uint32_t *cp);
 bool str_utf8_valid(const char *s, size_t n);
 
 /*
+ * str_utf8_valid_prefix() returns how many of the n bytes at s are
+ * well-formed UTF-8 from the start: n when all are, else the offset of the
+ * first bad sequence. Runs of ASCII go eight bytes at a time (the data
+ * path checks every text value of every batch with it).
+ */
+size_t str_utf8_valid_prefix(const char *s, size_t n);
+
+/*
  * str_utf8_clean() appends s[0..len) to out with every byte that is not
  * part of a well-formed UTF-8 sequence (overlong forms, surrogates and
  * code points past U+10FFFF included), and every NUL, replaced by U+FFFD:

@@ -97,8 +97,7 @@ enum col_kind db_pgtype_kind(enum db_pgtype t)
 	}
 }
 
-/* The protocol's name of a type (docs/internals/protocol.md, JOB). */
-static const char *pgtype_name(enum db_pgtype t)
+const char *db_pgtype_name(enum db_pgtype t)
 {
 	static const char *const names[] = {
 		[DB_PG_OTHER] = "other",
@@ -118,7 +117,51 @@ static const char *pgtype_name(enum db_pgtype t)
 		[DB_PG_JSONB] = "jsonb",
 	};
 
-	return (unsigned)t < TW_ARRAY_SIZE(names) ? names[t] : "?";
+	return (unsigned)t < TW_ARRAY_SIZE(names) && names[t] ? names[t]
+							      : "other";
+}
+
+int db_add_ident(struct buf *sql, PGconn *conn, const char *name,
+		 struct buf *err)
+{
+	char *q = PQescapeIdentifier(conn, name, strlen(name));
+	int rc;
+
+	if (!q) {
+		buf_errf(err, "could not quote \"%s\": %s", name,
+			 PQerrorMessage(conn));
+		return TW_EINTERNAL;
+	}
+	rc = buf_adds(sql, q);
+	PQfreemem(q);
+	if (rc < 0)
+		buf_errf(err, "the statement is too long");
+	return rc;
+}
+
+int db_copy_select(struct buf *sql, PGconn *conn, const struct db_columns *cols,
+		   const char *schema, const char *name, struct buf *err)
+{
+	int rc = buf_adds(sql, "COPY (SELECT ");
+
+	for (size_t i = 0; i < cols->n && rc == 0; i++) {
+		if (i)
+			buf_adds(sql, ", ");
+		rc = db_add_ident(sql, conn, cols->items[i].name, err);
+		if (rc == 0 && cols->items[i].pgtype == DB_PG_OTHER)
+			rc = buf_adds(sql, "::text");
+	}
+	if (rc == 0)
+		rc = buf_adds(sql, " FROM ");
+	if (rc == 0)
+		rc = db_add_ident(sql, conn, schema, err);
+	if (rc == 0)
+		rc = buf_addch(sql, '.');
+	if (rc == 0)
+		rc = db_add_ident(sql, conn, name, err);
+	if (rc < 0 && !err->len)
+		buf_errf(err, "the source's COPY statement is too long");
+	return rc;
 }
 
 /* --- the catalog ------------------------------------------------------------
@@ -475,35 +518,6 @@ void db_bin_reader_init(struct db_bin_reader *r, const enum db_pgtype *types,
 	r->ncols = ncols;
 }
 
-/* Whether n bytes are UTF-8, eight ASCII bytes at a time. */
-static bool utf8_ok(const uint8_t *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		size_t len;
-
-		if (n - i >= 8) {
-			uint64_t w;
-
-			memcpy(&w, s + i, 8);
-			if (!(w & UINT64_C(0x8080808080808080))) {
-				i += 8;
-				continue;
-			}
-		}
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		len = str_utf8_decode((const char *)s + i, n - i, NULL);
-		if (!len)
-			return false;
-		i += len;
-	}
-	return true;
-}
-
 /*
  * numeric_text() writes a binary numeric's text exactly as PostgreSQL's
  * numeric_out() does (get_str_from_var(): the digits up to dscale, leading
@@ -699,7 +713,7 @@ static int decode_field(struct db_bin_reader *r, size_t i, struct colbuf *c,
 		buf_errf(err,
 			 "column %zu (%s), row %" PRIu64
 			 ": a field of %zu bytes, expected %zu",
-			 i + 1, pgtype_name(t), r->rows + 1, len, want);
+			 i + 1, db_pgtype_name(t), r->rows + 1, len, want);
 		return TW_EINVAL;
 	}
 	switch (t) {
@@ -745,7 +759,7 @@ static int decode_field(struct db_bin_reader *r, size_t i, struct colbuf *c,
 				 "column %zu (%s), row %" PRIu64
 				 ": a time after 294246 AD, past what 64-bit "
 				 "microseconds since 1970 can hold",
-				 i + 1, pgtype_name(t), r->rows + 1);
+				 i + 1, db_pgtype_name(t), r->rows + 1);
 			return TW_EINVAL;
 		}
 		v.u64 = (uint64_t)(us + USECS_1970_TO_2000);
@@ -782,12 +796,12 @@ static int decode_field(struct db_bin_reader *r, size_t i, struct colbuf *c,
 		break;
 	}
 	/* text, json, jsonb and the types selected as text */
-	if (!utf8_ok(p, len)) {
+	if (!str_utf8_valid((const char *)p, len)) {
 		buf_errf(err,
 			 "column %zu (%s), row %" PRIu64
 			 ": text that is not UTF-8 (is the connection's "
 			 "client_encoding UTF8?)",
-			 i + 1, pgtype_name(t), r->rows + 1);
+			 i + 1, db_pgtype_name(t), r->rows + 1);
 		return TW_EINVAL;
 	}
 	return colbuf_append_text(c, row, (const char *)p, len);
@@ -797,11 +811,11 @@ infinite:
 		 "column %zu (%s), row %" PRIu64
 		 ": the value is %s, which a transform cannot read (filter "
 		 "it out or cast the column to text)",
-		 i + 1, pgtype_name(t), r->rows + 1, why);
+		 i + 1, db_pgtype_name(t), r->rows + 1, why);
 	return TW_EINVAL;
 bad:
 	buf_errf(err, "column %zu (%s), row %" PRIu64 ": %s", i + 1,
-		 pgtype_name(t), r->rows + 1, why);
+		 db_pgtype_name(t), r->rows + 1, why);
 	return TW_EINVAL;
 }
 
@@ -1486,7 +1500,7 @@ int db_bin_encode_rows(struct buf *out, const struct colbatch *b,
 				 "column %zu: a column of kind %s cannot be "
 				 "stored as %s",
 				 i + 1, col_kind_name(c->kind),
-				 pgtype_name(types[i]));
+				 db_pgtype_name(types[i]));
 			return TW_EINVAL;
 		}
 		if (c->kind == COL_TEXT) {

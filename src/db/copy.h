@@ -69,6 +69,20 @@ void db_columns_release(struct db_columns *cols);
 enum db_pgtype db_pgtype_from_oid(unsigned oid);
 /* How a type travels in a batch (DB_PG_OTHER, numeric, uuid, json: text). */
 enum col_kind db_pgtype_kind(enum db_pgtype t);
+/* Its name in a JOB frame's columns (protocol.md): "int8", ..., "other". */
+const char *db_pgtype_name(enum db_pgtype t);
+
+/* Appends name quoted by PQescapeIdentifier(). */
+int db_add_ident(struct buf *sql, PGconn *conn, const char *name,
+		 struct buf *err);
+
+/*
+ * db_copy_select() appends "COPY (SELECT <cols> FROM <schema>.<name>", every
+ * identifier quoted and a DB_PG_OTHER column selected as col::text (how it
+ * travels); the caller adds any clause, then ") TO STDOUT (FORMAT binary)".
+ */
+int db_copy_select(struct buf *sql, PGconn *conn, const struct db_columns *cols,
+		   const char *schema, const char *name, struct buf *err);
 
 /*
  * db_table_columns() reads the columns of schema.name (attnum order,

@@ -288,36 +288,6 @@ static const uint8_t *take(struct reader *r, uint64_t n, const char *what)
 	return start;
 }
 
-/* Whether n bytes are UTF-8: eight ASCII bytes at a time, the rest through
- * str_utf8_decode(). Returns n, or the offset of the first bad byte. */
-static size_t utf8_prefix(const uint8_t *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		size_t len;
-
-		if (n - i >= 8) {
-			uint64_t w;
-
-			memcpy(&w, s + i, 8);
-			if (!(w & UINT64_C(0x8080808080808080))) {
-				i += 8;
-				continue;
-			}
-		}
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		len = str_utf8_decode((const char *)s + i, n - i, NULL);
-		if (!len)
-			return i;
-		i += len;
-	}
-	return n;
-}
-
 /* The row whose value holds byte pos (offsets are non-decreasing). */
 static size_t row_of(const int32_t *offsets, size_t nrows, size_t pos)
 {
@@ -495,7 +465,7 @@ static int decode_text(struct reader *r, struct colbuf *c, size_t nrows)
 			 r->col, (int)prev, dlen);
 		return TW_EINVAL;
 	}
-	bad = utf8_prefix(d, (size_t)dlen);
+	bad = str_utf8_valid_prefix((const char *)d, (size_t)dlen);
 	if (bad < dlen) {
 		buf_errf(r->err,
 			 "column %zu (text): the value at row %zu is not UTF-8",

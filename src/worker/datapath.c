@@ -115,43 +115,6 @@ struct datapath {
 
 /* --- small helpers -------------------------------------------------------- */
 
-static const char *pgtype_name(enum db_pgtype t)
-{
-	switch (t) {
-	case DB_PG_BOOL:
-		return "bool";
-	case DB_PG_INT2:
-		return "int2";
-	case DB_PG_INT4:
-		return "int4";
-	case DB_PG_INT8:
-		return "int8";
-	case DB_PG_FLOAT4:
-		return "float4";
-	case DB_PG_FLOAT8:
-		return "float8";
-	case DB_PG_NUMERIC:
-		return "numeric";
-	case DB_PG_TEXT:
-		return "text";
-	case DB_PG_DATE:
-		return "date";
-	case DB_PG_TIMESTAMP:
-		return "timestamp";
-	case DB_PG_TIMESTAMPTZ:
-		return "timestamptz";
-	case DB_PG_UUID:
-		return "uuid";
-	case DB_PG_JSON:
-		return "json";
-	case DB_PG_JSONB:
-		return "jsonb";
-	case DB_PG_OTHER:
-		break;
-	}
-	return "other";
-}
-
 /* Records the first failure the worker found; later ones are effects. */
 static int fail(struct datapath *d, const char *code, const char *fmt, ...)
 	TW_PRINTF(3, 4);
@@ -176,22 +139,6 @@ static int broke(struct datapath *d, const char *why)
 }
 
 /* Appends "identifier" quoted by the server's rules. */
-static int add_ident(struct buf *sql, PGconn *conn, const char *name,
-		     struct buf *err)
-{
-	char *q = PQescapeIdentifier(conn, name, strlen(name));
-	int rc;
-
-	if (!q) {
-		buf_errf(err, "could not quote \"%s\": %s", name,
-			 PQerrorMessage(conn));
-		return TW_EINTERNAL;
-	}
-	rc = buf_adds(sql, q);
-	PQfreemem(q);
-	return rc;
-}
-
 /* "schema.name", split at its first dot (the API checked both halves). */
 static int split_table(const char *qualified, struct buf *schema,
 		       struct buf *name)
@@ -241,7 +188,7 @@ static char *job_json(const struct datapath *d)
 		json_object_set_new(col, "name", json_string(c->name));
 		json_object_set_new(col, "type", json_string(c->type));
 		json_object_set_new(col, "pgtype",
-				    json_string(pgtype_name(c->pgtype)));
+				    json_string(db_pgtype_name(c->pgtype)));
 		json_object_set_new(col, "kind",
 				    json_string(col_kind_name(c->kind)));
 		json_object_set_new(col, "nullable", json_boolean(c->nullable));
@@ -287,22 +234,7 @@ static int build_copy_sql(struct datapath *d, const char *schema,
 	struct buf *sql = &d->copy_sql;
 	int rc;
 
-	buf_adds(sql, "COPY (SELECT ");
-	for (size_t i = 0; i < d->src.n; i++) {
-		if (i)
-			buf_adds(sql, ", ");
-		rc = add_ident(sql, d->src_conn, d->src.items[i].name, err);
-		if (rc < 0)
-			return rc;
-		if (d->src.items[i].pgtype == DB_PG_OTHER)
-			buf_adds(sql, "::text");
-	}
-	buf_adds(sql, " FROM ");
-	rc = add_ident(sql, d->src_conn, schema, err);
-	if (rc < 0)
-		return rc;
-	buf_addch(sql, '.');
-	rc = add_ident(sql, d->src_conn, name, err);
+	rc = db_copy_select(sql, d->src_conn, &d->src, schema, name, err);
 	if (rc < 0)
 		return rc;
 	rc = buf_adds(sql, ") TO STDOUT (FORMAT binary)");
