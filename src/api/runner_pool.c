@@ -54,19 +54,6 @@
 #define VALIDATE_MEMORY_BYTES ((int64_t)512 * 1024 * 1024)
 #define MAX_FILES 256
 
-/*
- * Variables a runner gets from the server's environment when set, and those
- * added: the same lists as a job's (src/worker/runner.c).
- */
-static const char *const env_allow[] = {
-	"PATH",	      "LANG",	     "LC_ALL", "LC_CTYPE", "TZ",
-	"SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", NULL,
-};
-static const char *const env_extra[] = {
-	"OMP_NUM_THREADS=1",  "OPENBLAS_NUM_THREADS=1",	   "MKL_NUM_THREADS=1",
-	"PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1", NULL,
-};
-
 struct pooled {
 	struct sbx_child *child;
 	int64_t born_ms;
@@ -119,8 +106,8 @@ static int spawn_runner(struct api_runners *p, bool validate,
 	so.argv = (const char *const *)(validate ? p->vargv : p->argv);
 	so.sandbox_dir = cfg->sandbox_dir;
 	so.dir_name = name;
-	so.env_allow = env_allow;
-	so.env_extra = env_extra;
+	so.env_allow = sbx_runner_env_allow;
+	so.env_extra = sbx_runner_env_extra;
 	so.run_as_user = cfg->sandbox_user;
 	so.limits.wall_ms = runner_wall_ms(cfg);
 	so.limits.memory_bytes = (int64_t)cfg->job_memory_mb * 1024 * 1024;

@@ -183,6 +183,21 @@ out:
 }
 
 /* The venv's interpreter, as POSIX and Windows lay a venv out. */
+const char *const sbx_runner_env_allow[] = {
+	"PATH",	      "LANG",	     "LC_ALL", "LC_CTYPE", "TZ",
+	"SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", NULL,
+};
+
+const char *const sbx_runner_env_extra[] = {
+	"OMP_NUM_THREADS=1",
+	"OPENBLAS_NUM_THREADS=1",
+	"MKL_NUM_THREADS=1",
+	"PYTHONUNBUFFERED=1",
+	"PYTHONDONTWRITEBYTECODE=1",
+	"PYTHONUTF8=1",
+	NULL,
+};
+
 /* Where make deps puts the sandbox venv, and its interpreter inside it. */
 static const struct {
 	const char *venv;

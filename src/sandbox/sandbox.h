@@ -167,12 +167,23 @@ int sbx_check_user(const char *user, bool *drops, struct buf *err);
  * otherwise the sandbox venv's interpreter next to the executable:
  * sandbox/.venv/bin/python (Scripts\python.exe on Windows) in the
  * executable's directory or the one above it (a build directory inside the
- * source tree). The venv's path is kept as it is, never resolved through
- * its symbolic link, so that Python finds the venv's pyvenv.cfg. TW_ENOTFOUND,
- * with a message that names TW_PYTHON, when there is no such file. Free
- * *argv with plat_argv_free().
+ * source tree). The venv's directory is resolved (plat_real_dir(): it
+ * may be a link to a place the sandbox user reaches), its bin/python never
+ * (that links out of the venv, to an interpreter without its packages).
+ * TW_ENOTFOUND, with a message that names TW_PYTHON, when there is no such
+ * file. Free *argv with plat_argv_free().
  */
 int sbx_runner_argv(const char *python, char ***argv, struct buf *err);
+
+/*
+ * The environment of every runner, job or preview (sbx_opts env_allow and
+ * env_extra): the few variables taken from the supervisor's environment
+ * when set, and those added (numeric libraries on one thread each, since
+ * the CPU share is the job's; Python unbuffered, UTF-8 whatever the
+ * locale, writing no bytecode). Never a TW_ variable or a secret.
+ */
+extern const char *const sbx_runner_env_allow[];
+extern const char *const sbx_runner_env_extra[];
 
 /* The name of an outcome: "exited", "killed:timeout", ... */
 const char *sbx_outcome_name(enum sbx_outcome o);

@@ -36,26 +36,6 @@
 #define FILE_MAX_BYTES ((int64_t)256 * 1024 * 1024)
 #define MAX_FILES 256
 
-/* Variables the child gets from the worker's environment, when set. */
-static const char *const env_allow[] = {
-	"PATH",	      "LANG",	     "LC_ALL", "LC_CTYPE", "TZ",
-	"SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", NULL,
-};
-
-/*
- * Numeric libraries get one thread each: the CPU share is the job's.
- * Python reads and writes UTF-8 whatever the locale.
- */
-static const char *const env_extra[] = {
-	"OMP_NUM_THREADS=1",
-	"OPENBLAS_NUM_THREADS=1",
-	"MKL_NUM_THREADS=1",
-	"PYTHONUNBUFFERED=1",
-	"PYTHONDONTWRITEBYTECODE=1",
-	"PYTHONUTF8=1",
-	NULL,
-};
-
 /* What the runner keeps while a job runs. */
 struct run {
 	struct worker_slot *slot;
@@ -505,8 +485,8 @@ static void start_child(struct run *r, struct sbx_opts *so)
 	so->argv = (const char *const *)r->w->argv;
 	so->sandbox_dir = cfg->sandbox_dir;
 	so->job_id = r->job->id;
-	so->env_allow = env_allow;
-	so->env_extra = env_extra;
+	so->env_allow = sbx_runner_env_allow;
+	so->env_extra = sbx_runner_env_extra;
 	so->run_as_user = cfg->sandbox_user;
 	so->limits.wall_ms = cfg->job_timeout_s * 1000;
 	so->limits.memory_bytes = (int64_t)cfg->job_memory_mb * 1024 * 1024;
