@@ -403,8 +403,15 @@ static void classify(const struct run *r, enum stop_reason stopped,
 				res->status = "succeeded";
 			return;
 		}
-		res->error_code = "user_error";
-		buf_addf(msg, "the job's program exited with status %d",
+		/*
+		 * The runner reports the user's errors in its STATUS
+		 * frame (datapath_failure() above); an exit without one
+		 * is the runner's own failure, explained in its log.
+		 */
+		res->error_code = "internal";
+		buf_addf(msg,
+			 "the sandbox runner exited with status %d without "
+			 "reporting a result",
 			 ex->exit_code);
 		break;
 	case SBX_CRASHED:

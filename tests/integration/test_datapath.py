@@ -269,7 +269,7 @@ def test_garbage_on_stdout_is_internal_and_leaves_no_table(dp: Jobs, workers: li
             "import of os is not allowed",
         ),
         ("fail no_such_code what", "internal", "what"),
-        ("exit 3", "user_error", "exited with status 3"),
+        ("exit 3", "internal", "exited with status 3"),
     ],
 )
 def test_a_bad_result_publishes_nothing(

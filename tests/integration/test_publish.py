@@ -437,7 +437,7 @@ def test_failed_job_leaves_no_table_and_no_stage(pub: Pub, workers: list[Worker]
     workers.append(pub.jobs.worker())
     src = pub.source([(i, "x") for i in range(10)])
     dest = dest_name()
-    failed(pub.run(dest, src, code="exit 3"), "user_error")
+    failed(pub.run(dest, src, code="exit 3"), "internal")
     failed(pub.run(dest, src, code="fail user_error boom"), "user_error")
     assert not pub.exists("public", dest)
     assert pub.stages() == []

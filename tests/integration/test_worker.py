@@ -397,7 +397,7 @@ def test_streamed_metrics_agree_with_psutil(jobs: Jobs, workers: list[Worker]) -
 
 def test_outcomes_are_classified(jobs: Jobs, workers: list[Worker]) -> None:
     cases = {
-        "exit 3": ("failed", "user_error", "exited with status 3"),
+        "exit 3": ("failed", "internal", "exited with status 3"),
         "sleep 30": ("failed", "timeout", "TW_JOB_TIMEOUT_S (5 s)"),
         "eat 400": ("failed", "memory_limit", "TW_JOB_MEMORY_MB (100 MiB)"),
         "spin 30": ("failed", "cpu_limit", "30% CPU"),
