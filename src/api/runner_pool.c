@@ -45,6 +45,9 @@
 #define TICK_MS 500
 /* A runner that dies younger than this while waiting counts as broken. */
 #define YOUNG_DEATH_MS ((int64_t)30 * 1000)
+/* A waiting runner alive this long has imported: the pool is healthy again
+ * and the pause between starts goes back to none. */
+#define SETTLED_MS ((int64_t)5 * 1000)
 #define BACKOFF_MIN_MS ((int64_t)1000)
 #define BACKOFF_MAX_MS ((int64_t)60 * 1000)
 /* What a runner may write in its directory, and its open files. */
@@ -136,7 +139,7 @@ static void tick(struct api_runners *p)
 	struct buf err = BUF_INIT(2048);
 	struct pooled gone[64];
 	size_t ngone = 0, keep = 0, missing;
-	bool died_young = false;
+	bool died_young = false, settled = false;
 	int64_t now = plat_monotonic_ms();
 
 	pthread_mutex_lock(&p->mu);
@@ -146,6 +149,8 @@ static void tick(struct api_runners *p)
 		enum sbx_outcome o = sbx_poll(r->child, &s);
 		bool old = now - r->born_ms >= POOL_IDLE_MS;
 
+		if (o == SBX_RUNNING && now - r->born_ms >= SETTLED_MS)
+			settled = true;
 		if ((o == SBX_RUNNING && !old) ||
 		    ngone == TW_ARRAY_SIZE(gone)) {
 			p->idle[keep++] = *r;
@@ -173,6 +178,8 @@ static void tick(struct api_runners *p)
 		if (p->backoff_ms > BACKOFF_MAX_MS)
 			p->backoff_ms = BACKOFF_MAX_MS;
 		p->next_spawn_ms = now + p->backoff_ms;
+	} else if (settled) {
+		p->backoff_ms = 0;
 	}
 	while (missing > 0 && plat_monotonic_ms() >= p->next_spawn_ms) {
 		struct sbx_child *c = NULL;

@@ -135,7 +135,7 @@ def ctx(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
         drop_database(pg_url, url)
 
 
-def wait_pool_warm(ctx: Ctx, n: int = 2, timeout: float = 30) -> None:
+def wait_pool_warm(ctx: Ctx, n: int = 2, timeout: float = 90) -> None:
     """Waits until the server has n runners started whose imports are done:
     children that have used CPU and now sit idle (nothing in the API shows
     the pool, so the test looks at the processes)."""
