@@ -1880,6 +1880,13 @@ long sbx_child_pid(const struct sbx_child *c)
 	return (long)GetProcessId(c->proc);
 }
 
+/* The mode is process-wide: every child gets the same. */
+const char *sbx_child_isolation(const struct sbx_child *c)
+{
+	(void)c;
+	return sbx__win_isolation_note();
+}
+
 /*
  * Windows has no setuid: run_as_user is ignored. The child's protection is
  * its AppContainer or restricted token ("isolation" above;

@@ -772,6 +772,9 @@ static void check_isolation(void)
 	principal = sbx__win_principal_sid();
 	printf("# isolation: %s; principal %s\n", note,
 	       principal ? principal : "(none)");
+	CHECK(strcmp(sbx_child_isolation(c), note) == 0,
+	      "sbx_child_isolation(), what the worker logs, is the note: %s",
+	      sbx_child_isolation(c));
 	/* The mode and why: Wine's userenv.dll has no AppContainer. */
 	if (wine)
 		CHECK(mode == SBX__WIN_RESTRICTED &&
