@@ -245,21 +245,11 @@ static struct {
 	wchar_t *user;		 /* user_sid as a string (LocalFree) */
 	wchar_t *principal;	 /* what job directories grant (LocalFree) */
 	char principal_utf8[256];
-	char *sandbox_dir; /* the last TW_SANDBOX_DIR protected */
+	PSECURITY_DESCRIPTOR child_sd; /* of the child's process and thread */
+	char *sandbox_dir;	       /* the last TW_SANDBOX_DIR protected */
 	char note[NOTE_MAX];
 	char error[NOTE_MAX];
-} iso = { INIT_ONCE_STATIC_INIT,
-	  SRWLOCK_INIT,
-	  0,
-	  NULL,
-	  NULL,
-	  NULL,
-	  NULL,
-	  NULL,
-	  "",
-	  NULL,
-	  "",
-	  "" };
+} iso = { .once = INIT_ONCE_STATIC_INIT, .lock = SRWLOCK_INIT };
 
 const char *sbx__win_mode_name(enum sbx__win_mode m)
 {
@@ -575,6 +565,36 @@ out:
 	return ok;
 }
 
+/*
+ * make_child_sd() builds the security descriptor of every child's process
+ * and thread objects: all access for the worker's user and SYSTEM, nothing
+ * for anyone else. Without it the objects get the default DACL of the
+ * child's token, which in an AppContainer grants the container's SID:
+ * every job's child has the same SID, so one could open another. A
+ * restricted child's user SID is deny-only, so the allow ACE for the user
+ * does not admit it either. A process may still use its own pseudo-handle.
+ */
+static bool make_child_sd(void)
+{
+	struct buf sddl = BUF_INIT(4096);
+	wchar_t *w;
+	bool ok;
+
+	buf_adds(&sddl, "D:P(A;;0x1fffff;;;");
+	plat__wide_to_utf8(iso.user, &sddl);
+	buf_adds(&sddl, ")(A;;0x1fffff;;;SY)");
+	w = plat__utf8_to_wide(sddl.ptr);
+	ok = w && ConvertStringSecurityDescriptorToSecurityDescriptorW(
+			  w, SDDL_REVISION_1, &iso.child_sd, NULL);
+	if (!ok)
+		note_addf(iso.error,
+			  "could not build the child's process DACL: %s",
+			  plat__win_strerror(GetLastError()));
+	free(w);
+	buf_release(&sddl);
+	return ok;
+}
+
 /* Decides the mode once per process: see the comment above. */
 static BOOL CALLBACK iso_init(PINIT_ONCE once, PVOID param, PVOID *ctx)
 {
@@ -641,7 +661,7 @@ static BOOL CALLBACK iso_init(PINIT_ONCE once, PVOID param, PVOID *ctx)
 		goto out;
 	}
 	memcpy(iso.principal_utf8, err.ptr, err.len + 1);
-	if (!protect_worker_process())
+	if (!protect_worker_process() || !make_child_sd())
 		iso.mode = 0;
 out:
 	if (!iso.mode && !iso.error[0])
@@ -1288,6 +1308,7 @@ static int start(struct sbx_child *c, const struct sbx_opts *o, HANDLE hin,
 	LPPROC_THREAD_ATTRIBUTE_LIST attrs = NULL;
 	PROCESS_INFORMATION pi = { NULL, NULL, 0, 0 };
 	STARTUPINFOEXW si;
+	SECURITY_ATTRIBUTES psa;
 	SECURITY_CAPABILITIES sc;
 	DWORD optout = PROCESS_CREATION_ALL_APPLICATION_PACKAGES_OPT_OUT;
 	DWORD nochild = PROCESS_CREATION_CHILD_PROCESS_RESTRICTED;
@@ -1389,11 +1410,14 @@ static int start(struct sbx_child *c, const struct sbx_opts *o, HANDLE hin,
 	si.StartupInfo.hStdError = herr;
 	si.lpAttributeList = attrs;
 
+	memset(&psa, 0, sizeof(psa));
+	psa.nLength = sizeof(psa);
+	psa.lpSecurityDescriptor = iso.child_sd; /* make_child_sd() */
 	if (container)
-		created = CreateProcessW(wapp, wcmd, NULL, NULL, TRUE, flags,
+		created = CreateProcessW(wapp, wcmd, &psa, &psa, TRUE, flags,
 					 env, c->wdir, &si.StartupInfo, &pi);
 	else
-		created = CreateProcessAsUserW(token, wapp, wcmd, NULL, NULL,
+		created = CreateProcessAsUserW(token, wapp, wcmd, &psa, &psa,
 					       TRUE, flags, env, c->wdir,
 					       &si.StartupInfo, &pi);
 	if (!created) {

@@ -759,6 +759,9 @@ static void check_isolation(void)
 	unsigned attrs;
 	wchar_t *w;
 	bool wine = running_on_wine();
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	HANDLE sleeper = NULL;
+	HANDLE h;
 	int64_t id = 0;
 	DWORD e;
 
@@ -766,6 +769,9 @@ static void check_isolation(void)
 	c = spawn("sleep", NULL, NULL, NULL, NULL, &id);
 	if (!c)
 		goto out;
+	/* A handle of our own, to see the process end (a worker's user
+	 * has SYNCHRONIZE in the child's DACL). */
+	sleeper = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)sbx_child_pid(c));
 	mode = sbx__win_child_mode(c);
 	attrs = sbx__win_child_attrs(c);
 	note = sbx__win_isolation_note();
@@ -880,7 +886,29 @@ static void check_isolation(void)
 			   "keep the control bit");
 	else
 		CHECK(got.ptr[0] == 'P', "worker's process DACL is protected");
+	/* The child's own process object: the worker and SYSTEM only, so
+	 * that one job's child cannot open another's. */
+	h = OpenProcess(READ_CONTROL, FALSE, (DWORD)sbx_child_pid(c));
+	buf_reset(&got);
+	if (h &&
+	    GetSecurityInfo(h, SE_KERNEL_OBJECT, DACL_SECURITY_INFORMATION,
+			    NULL, NULL, &dacl, NULL, &sd) == ERROR_SUCCESS) {
+		describe_dacl(sd, &got);
+		LocalFree(sd);
+		sd = NULL;
+	}
+	if (h)
+		CloseHandle(h);
+	buf_reset(&want);
+	buf_addf(&want, "P A:%s A:S-1-5-18", user.ptr);
+	CHECK(got.len > 0 && strcmp(got.ptr + 1, want.ptr + 1) == 0,
+	      "child's process DACL grants the worker and SYSTEM only: %s "
+	      "(want %s)",
+	      got.ptr, want.ptr);
 	sbx_kill(c, SBX_CANCELLED);
+	CHECK(sbx_wait(c, 5000, NULL, &err) == 0 &&
+		      WaitForSingleObject(sleeper, 0) == WAIT_OBJECT_0,
+	      "the isolated child is killed with its job: %s", err.ptr);
 	sbx_child_free(c);
 	c = NULL;
 
@@ -938,6 +966,9 @@ static void check_isolation(void)
 		      "TW_SANDBOX_ISOLATION=none is refused: %s", out.ptr);
 	}
 out:
+	if (sleeper)
+		CloseHandle(sleeper);
+	buf_release(&err);
 	buf_release(&user);
 	buf_release(&want);
 	buf_release(&got);
