@@ -249,6 +249,7 @@ static struct {
 	char *sandbox_dir;	       /* the last TW_SANDBOX_DIR protected */
 	char note[NOTE_MAX];
 	char error[NOTE_MAX];
+	char text[NOTE_MAX + 64]; /* sbx__win_isolation_note() */
 } iso = { .once = INIT_ONCE_STATIC_INIT, .lock = SRWLOCK_INIT };
 
 const char *sbx__win_mode_name(enum sbx__win_mode m)
@@ -336,17 +337,20 @@ out:
 	return ok;
 }
 
+/* What probe_attrs() found. */
+enum probe { PROBE_OK, PROBE_NO_APPCONTAINER, PROBE_NO_LPAC };
+
 /*
  * Probes whether this Windows takes the AppContainer attributes: builds a
  * throwaway attribute list with them. lpac: the opt-out too.
  */
-static bool probe_attrs(PSID sid, bool lpac)
+static enum probe probe_attrs(PSID sid, bool lpac)
 {
 	LPPROC_THREAD_ATTRIBUTE_LIST attrs;
 	SECURITY_CAPABILITIES sc;
 	DWORD optout = PROCESS_CREATION_ALL_APPLICATION_PACKAGES_OPT_OUT;
 	SIZE_T size = 0;
-	bool ok = false;
+	enum probe r = PROBE_NO_APPCONTAINER;
 
 	InitializeProcThreadAttributeList(NULL, 2, 0, &size);
 	attrs = xmalloc(size);
@@ -354,7 +358,7 @@ static bool probe_attrs(PSID sid, bool lpac)
 		note_addf(iso.note, "no attribute list: %s",
 			  plat__win_strerror(GetLastError()));
 		free(attrs);
-		return false;
+		return PROBE_NO_APPCONTAINER;
 	}
 	memset(&sc, 0, sizeof(sc));
 	sc.AppContainerSid = sid;
@@ -368,6 +372,7 @@ static bool probe_attrs(PSID sid, bool lpac)
 			  plat__win_strerror(GetLastError()));
 		goto out;
 	}
+	r = PROBE_NO_LPAC;
 	if (lpac &&
 	    !UpdateProcThreadAttribute(
 		    attrs, 0,
@@ -379,11 +384,11 @@ static bool probe_attrs(PSID sid, bool lpac)
 			  plat__win_strerror(GetLastError()));
 		goto out;
 	}
-	ok = true;
+	r = PROBE_OK;
 out:
 	DeleteProcThreadAttributeList(attrs);
 	free(attrs);
-	return ok;
+	return r;
 }
 
 /* Creates (or finds) the AppContainer profile: iso.ac_sid. */
@@ -620,9 +625,12 @@ static BOOL CALLBACK iso_init(PINIT_ONCE once, PVOID param, PVOID *ctx)
 		note_addf(iso.note, "LPAC skipped: "
 				    "TW_SANDBOX_ISOLATION=appcontainer");
 	if (want <= SBX__WIN_APPCONTAINER && find_appcontainer()) {
-		if (want == SBX__WIN_LPAC && probe_attrs(iso.ac_sid, true))
-			iso.mode = SBX__WIN_LPAC;
-		else if (probe_attrs(iso.ac_sid, false))
+		enum probe r = probe_attrs(iso.ac_sid, want == SBX__WIN_LPAC);
+
+		if (r == PROBE_OK)
+			iso.mode = want;
+		else if (r == PROBE_NO_LPAC &&
+			 probe_attrs(iso.ac_sid, false) == PROBE_OK)
 			iso.mode = SBX__WIN_APPCONTAINER;
 	}
 	if (iso.mode) {
@@ -666,6 +674,11 @@ static BOOL CALLBACK iso_init(PINIT_ONCE once, PVOID param, PVOID *ctx)
 out:
 	if (!iso.mode && !iso.error[0])
 		note_addf(iso.error, "no isolation mode is available");
+	/* What the log says: fixed from here on, so threads may share it. */
+	snprintf(iso.text, sizeof(iso.text), "%s%s%s%s",
+		 sbx__win_mode_name(iso.mode),
+		 iso.note[0] ? " (fallback: " : "", iso.note,
+		 iso.note[0] ? ")" : "");
 	buf_release(&err);
 	return TRUE;
 }
@@ -683,14 +696,7 @@ static int iso_ready(struct buf *err)
 
 const char *sbx__win_isolation_note(void)
 {
-	static char text[NOTE_MAX + 128];
-
-	if (!iso.mode)
-		return "none";
-	snprintf(text, sizeof(text), "%s%s%s%s", sbx__win_mode_name(iso.mode),
-		 iso.note[0] ? " (fallback: " : "", iso.note,
-		 iso.note[0] ? ")" : "");
-	return text;
+	return iso.mode ? iso.text : "none";
 }
 
 const char *sbx__win_principal_sid(void)

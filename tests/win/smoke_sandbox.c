@@ -204,7 +204,8 @@ static int helper_probe_isolation(void)
 	rc = sbx_spawn(&o, &c, &err);
 	sbx_child_free(c);
 	buf_reset(&me);
-	buf_addf(&me, "rc=%d err=%s\n", rc, err.ptr);
+	buf_addf(&me, "rc=%d err=%s note=%s\n", rc, err.ptr,
+		 sbx__win_isolation_note());
 	raw_puts(me.ptr);
 	buf_release(&me);
 	buf_release(&err);
@@ -964,6 +965,37 @@ static void check_isolation(void)
 					      "child: TW_SANDBOX_ISOLATION "
 					      "must be"),
 		      "TW_SANDBOX_ISOLATION=none is refused: %s", out.ptr);
+	}
+	/*
+	 * TW_SANDBOX_ISOLATION starting lower, noted. Only under Wine: the
+	 * probe is a supervisor inside a sandbox child, which real Windows
+	 * does not let start a process (and under an AppContainer it could
+	 * not create a profile).
+	 */
+	if (wine) {
+		static const char *const ac[] = {
+			"TW_SANDBOX_ISOLATION=appcontainer", NULL
+		};
+		static const char *const rt[] = {
+			"TW_SANDBOX_ISOLATION=restricted", NULL
+		};
+
+		buf_reset(&out);
+		run_helper("probe-isolation", NULL, ac, &out);
+		CHECK(strstr(out.ptr, "note=restricted-token (fallback: LPAC "
+				      "skipped: TW_SANDBOX_ISOLATION="
+				      "appcontainer; AppContainer unavailable"),
+		      "TW_SANDBOX_ISOLATION=appcontainer: noted, then the "
+		      "fallback: %s",
+		      out.ptr);
+		buf_reset(&out);
+		run_helper("probe-isolation", NULL, rt, &out);
+		CHECK(strstr(out.ptr, "note=restricted-token (fallback: "
+				      "AppContainer skipped: "
+				      "TW_SANDBOX_ISOLATION=restricted)\n"),
+		      "TW_SANDBOX_ISOLATION=restricted: AppContainer not even "
+		      "tried: %s",
+		      out.ptr);
 	}
 out:
 	if (sleeper)
