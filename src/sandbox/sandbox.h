@@ -24,7 +24,9 @@
  * Windows (sandbox_win.c): a Job Object per child (kill on close, one
  * active process, a memory limit, a user-time backstop, a CPU rate cap),
  * the child created suspended and assigned before it runs,
- * CREATE_NO_WINDOW, PROC_THREAD_ATTRIBUTE_HANDLE_LIST.
+ * CREATE_NO_WINDOW, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, and never the
+ * worker's token: a less-privileged AppContainer with no capability, or a
+ * restricted token at low integrity (docs/windows.md).
  */
 #ifndef TW_SANDBOX_SANDBOX_H
 #define TW_SANDBOX_SANDBOX_H
