@@ -7,7 +7,7 @@ GENERATOR  := $(if $(NINJA),-G Ninja,)
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: all deps build build-test build-tsan build-fuzz run test test-quick clean format windows-check \
-	bench-deps bench-transform
+	bench-deps bench-transform escapes-calibrate
 
 all: build
 
@@ -47,6 +47,11 @@ test: build build-test build-tsan build-fuzz
 # Unit and integration tests only, without the fuzz runs.
 test-quick: build-test
 	@TW_TEST_QUICK=1 scripts/test.sh
+
+# The escape suite's calibration: every attack with plain exec outside the
+# sandbox, as the sandbox user, must do what it says (docs/sandbox.md).
+escapes-calibrate: deps
+	@TW_ESCAPES_UNSAFE=1 .venv/bin/python -m pytest -q tests/escapes
 
 # Cross-compiles the Windows platform code with mingw-w64 and runs its smoke
 # test under Wine (docs/windows.md says what that does and does not prove).

@@ -4,7 +4,7 @@
 #   1. style: clang-format --dry-run --Werror, scripts/checksrc.sh, ruff
 #   2. unit: ctest (cmocka) on the ASan+UBSan build
 #   3. integration: pytest against the real binary (ASan+UBSan build, leak
-#      detection on)
+#      detection on), then the escape suite (tests/escapes)
 #   4. threads: the threaded suites again on the ThreadSanitizer build
 #   5. Windows: the win/ platform code cross-compiled, smoke-tested in Wine
 #   6. fuzz: each libFuzzer target for a bounded number of runs
@@ -64,6 +64,13 @@ if [ $rc -ne 0 ]; then failed+=("pytest(exit $rc)"); fi
 if ! sanitizer_reports "$basetemp" 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:'; then
   failed+=(asan-reports)
 fi
+rm -rf "$basetemp"
+
+section "escape suite (tests/escapes: every attack through the real stack)"
+basetemp=$(mktemp -d /tmp/tw-test-escapes.XXXXXX)
+TW_TEST_BINARY=$root/build-test/tablewright "$py" -m pytest -q --basetemp="$basetemp" tests/escapes
+rc=$?
+if [ $rc -ne 0 ]; then failed+=("escapes(exit $rc)"); fi
 rm -rf "$basetemp"
 
 if [ "${TW_TEST_QUICK:-0}" != 1 ]; then
