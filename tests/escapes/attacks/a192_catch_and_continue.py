@@ -1,7 +1,7 @@
-# Attack a192: catches the refusal and carries on (the first violation must still fail the run).
+# Attack a192: catches one refusal, then tries the next door (a caught refusal opens nothing).
 # expect: sandbox_violation
 # stage: preview
-# effect: flag
+# effect: write
 # covers: refusals are kept even when user code catches them
 # calibrate: live
 
@@ -13,6 +13,8 @@ def transform(df):
         pd.io.common.os
     except Exception:
         pass
-    print({FLAG})
-    df["flag"] = {FLAG}
+    try:
+        df.to_csv("{OUTSIDE_FILE}")
+    except Exception:
+        pass
     return df
