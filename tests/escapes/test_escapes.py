@@ -187,6 +187,31 @@ def _kill_strays(st: Stack) -> None:
             continue
 
 
+# Where a script that got out would most likely leave a file (the targets
+# directory is checked on its own).
+SHARED_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def _new_files_of_the_sandbox_user(since: float) -> list[str]:
+    """Entries of the shared temporary directories that the sandbox user
+    made or changed since the run started."""
+    uid = nobody().pw_uid
+    found = []
+    for d in SHARED_DIRS:
+        try:
+            names = os.listdir(d)
+        except OSError:
+            continue
+        for name in names:
+            try:
+                st = os.lstat(os.path.join(d, name))
+            except OSError:
+                continue
+            if st.st_uid == uid and st.st_mtime >= since:
+                found.append(os.path.join(d, name))
+    return found
+
+
 def _plain_job_runs(st: Stack) -> None:
     job_id = st.jobs.submit(PLAIN, source_table="public.src")
     job = st.jobs.wait(job_id, FINAL, 90)
@@ -197,6 +222,7 @@ def _plain_job_runs(st: Stack) -> None:
 @dataclass
 class Run:
     outcome: str
+    message: str
     texts: list[str]
     logs: str
     job: dict[str, Any] | None = None
@@ -208,10 +234,11 @@ def _run_preview(st: Stack, code: str) -> Run:
     )
     if r.status_code == 200:
         body = r.json()
-        return Run("ok", [r.text], body.get("logs", ""))
+        return Run("ok", "", [r.text], body.get("logs", ""))
     assert r.status_code == 422, (r.status_code, r.text[:2000])
     err = r.json()["error"]
-    return Run(err["code"], [r.text], (err.get("details") or {}).get("logs", "") or "")
+    logs = (err.get("details") or {}).get("logs", "") or ""
+    return Run(err["code"], err.get("message", ""), [r.text], logs)
 
 
 def _run_job(st: Stack, code: str) -> Run:
@@ -224,8 +251,8 @@ def _run_job(st: Stack, code: str) -> Run:
         with psycopg.connect(st.db_url) as conn:
             rows = conn.execute(f"SELECT row_to_json(t)::text FROM public.{dest} t").fetchall()
         texts.append("\n".join(r[0] for r in rows))
-        return Run("ok", texts, logs, job)
-    return Run(job["error_code"] or job["status"], texts, logs, job)
+        return Run("ok", "", texts, logs, job)
+    return Run(job["error_code"] or job["status"], job["error_message"] or "", texts, logs, job)
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
@@ -242,6 +269,7 @@ def test_attack_is_held(stack: Stack, attack: Attack) -> None:
         if r.json().get("ok") is not False:
             problems.append("validate accepted the script (expected a refusal at compile)")
     t0 = time.monotonic()
+    started = time.time() - 1
     run = _run_preview(st, code) if attack.stage == "preview" else _run_job(st, code)
     took = time.monotonic() - t0
     expected = {"sandbox_violation" if e == "compile" else e for e in attack.expect}
@@ -251,6 +279,9 @@ def test_attack_is_held(stack: Stack, attack: Attack) -> None:
     entries = st.targets.outside_entries()
     if entries:
         problems.append(f"files written outside the job directory: {sorted(entries)}")
+    dropped = _new_files_of_the_sandbox_user(started)
+    if dropped:
+        problems.append(f"files the sandbox user left in shared directories: {dropped}")
     for text in run.texts:
         for leak in leaks(text, st.canaries, flag):
             problems.append(f"{leak} in the run's reply, logs, error or output")
@@ -271,7 +302,7 @@ def test_attack_is_held(stack: Stack, attack: Attack) -> None:
         if run.job is not None and not run.job.get("logs_truncated"):
             problems.append("the job's log is not marked truncated")
     st.runs += 1
-    print(f"{attack.name}: {run.outcome} in {took:.1f}s")
+    print(f"{attack.name}: {run.outcome} in {took:.1f}s: {run.message[:160]}")
     if st.runs % 20 == 0 or attack is ATTACKS[-1]:
         _plain_job_runs(st)
     st.targets.clear_outside()

