@@ -3,7 +3,7 @@
 # stage: preview
 # effect: secret
 # covers: reading secrets: the worker's .env
-# calibrate: skip: .env is root's and mode 0600, so the sandbox user cannot read it outside the sandbox either; a029/a069 calibrate the same read on a file it can read
+# calibrate: skip: .env is root's and mode 0600, so the sandbox user cannot read it outside the sandbox either; a069 and a111 calibrate the same read on a file it can read
 
 import pandas as pd
 import numpy as np
