@@ -57,7 +57,7 @@ from attacklib import (  # noqa: E402
     tmpdir,
 )
 from authfixtures import add_user  # noqa: E402
-from test_worker import Jobs, Worker, make_jobs, start_worker  # noqa: E402
+from test_worker import Jobs, Worker, make_jobs, start_worker, wait_for  # noqa: E402
 
 from conftest import ROOT, base_env, create_database, drop_database, run_tw  # noqa: E402
 
@@ -519,15 +519,80 @@ def test_attack_is_live_outside_the_sandbox(attack: Attack) -> None:
     assert attack.effect in shown, f"{attack.name}: {attack.effect} not shown ({shown}); {what}"
 
 
-# One mode per session: the held suite, or (TW_ESCAPES_UNSAFE=1) calibration.
-if UNSAFE:
-    del test_attack_is_held, test_a_plain_job_runs_after_every_attack
-else:
-    del test_attack_is_live_outside_the_sandbox
-
-
 def test_the_docs_table_matches_the_attacks() -> None:
     from doctable import table
 
     page = (ROOT / "docs" / "sandbox.md").read_text()
     assert table() in page, "regenerate it: .venv/bin/python tests/escapes/doctable.py"
+
+
+def test_the_detectors_see_what_they_look_for(stack: Stack) -> None:
+    """Each side-effect check fires when the side effect is made, by a
+    process of the sandbox user outside the sandbox: a held attack is held
+    because nothing happened, not because nothing was looked at."""
+    st = stack
+    nb = nobody()
+
+    def as_sandbox_user() -> None:
+        os.setgroups([])
+        os.setgid(nb.pw_gid)
+        os.setuid(nb.pw_uid)
+
+    code = (
+        "import socket, sys, pathlib\n"
+        "pathlib.Path(sys.argv[1]).write_text('x')\n"
+        "pathlib.Path(sys.argv[2]).write_text('x')\n"
+        "socket.create_connection(('127.0.0.1', int(sys.argv[3]))).close()\n"
+        "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+        "u.sendto(b'x', ('127.0.0.1', int(sys.argv[4])))\n"
+        "s = socket.socket(socket.AF_UNIX)\n"
+        "s.connect(sys.argv[5])\n"
+        "s.close()\n"
+    )
+    since = time.time() - 1
+    before = st.listeners.snapshot()
+    tmp_file = Path("/tmp") / f"tw-escapes-detector-{uuid.uuid4().hex[:8]}"
+    subprocess.run(
+        [
+            str(SANDBOX_PYTHON),
+            "-c",
+            code,
+            str(st.targets.outside_file),
+            str(tmp_file),
+            str(st.listeners.tcp_port),
+            str(st.listeners.udp_port),
+            str(st.listeners.unix_path),
+        ],
+        preexec_fn=as_sandbox_user,
+        check=True,
+        timeout=30,
+    )
+    sleeper = subprocess.Popen(["/bin/sleep", "30"], cwd=st.sandbox_dir, preexec_fn=as_sandbox_user)
+    try:
+        assert st.targets.outside_entries() == {"escaped"}
+        assert str(tmp_file) in _new_files_of_the_sandbox_user(since)
+        wait_for(
+            lambda: all(
+                st.listeners.snapshot()[k] == before[k] + 1 for k in ("tcp", "udp", "unix")
+            ),
+            5,
+            "one connection or datagram on each listener",
+        )
+        assert any(f"pid {sleeper.pid} " in s for s in _stray_processes(st))
+        for value in st.canaries.values():
+            assert leaks(f"...{value}...", st.canaries, "")
+        assert leaks("<module 'os' (frozen)>", st.canaries, "")
+        assert leaks("xx" + "flag-value" + "xx", st.canaries, "flag-value")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        tmp_file.unlink(missing_ok=True)
+        st.targets.clear_outside()
+
+
+# One mode per session: the held suite, or (TW_ESCAPES_UNSAFE=1) calibration.
+if UNSAFE:
+    del test_attack_is_held, test_a_plain_job_runs_after_every_attack
+    del test_the_detectors_see_what_they_look_for
+else:
+    del test_attack_is_live_outside_the_sandbox
