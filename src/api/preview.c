@@ -434,9 +434,10 @@ static int take(struct http_request *req, bool validate, struct sbx_child **c)
 				      "could not start a sandbox runner: %s",
 				      err.ptr);
 	else
-		log_debug(LOG_APP, "sandbox runner pid %ld (%s)",
+		log_debug(LOG_APP, "sandbox runner pid %ld (%s; %s)",
 			  sbx_child_pid(*c),
-			  warm ? "from the pool" : "started now");
+			  warm ? "from the pool" : "started now",
+			  sbx_child_isolation(*c));
 	buf_release(&err);
 	return rc;
 }

@@ -155,6 +155,15 @@ void sbx_child_free(struct sbx_child *c);
 long sbx_child_pid(const struct sbx_child *c);
 
 /*
+ * sbx_child_isolation() says for the log how the child is kept from the
+ * supervisor beyond its limits. Windows: the mode ("lpac", "appcontainer"
+ * or "restricted-token") and, when a better one was not available, why
+ * ("restricted-token (fallback: AppContainer unavailable: ...)";
+ * docs/windows.md). POSIX: a fixed description. Static text; never NULL.
+ */
+const char *sbx_child_isolation(const struct sbx_child *c);
+
+/*
  * sbx_check_user() checks at start-up what sbx_spawn() will do with
  * run_as_user = user: *drops is set when the children will run as that
  * user (POSIX, supervisor root). TW_ENOTFOUND when the user does not exist

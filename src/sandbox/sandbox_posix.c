@@ -1225,3 +1225,10 @@ long sbx_child_pid(const struct sbx_child *c)
 {
 	return (long)c->pid;
 }
+
+/* The Windows modes have no counterpart here: see sandbox.h. */
+const char *sbx_child_isolation(const struct sbx_child *c)
+{
+	(void)c;
+	return "own process group, rlimits";
+}

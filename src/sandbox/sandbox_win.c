@@ -15,6 +15,10 @@
  * the allow list only, no console (CREATE_NO_WINDOW), and runs in
  * TW_SANDBOX_DIR\<job_id>, created fresh and removed afterwards.
  *
+ * It never runs with the worker's own token: it runs in a less-privileged
+ * AppContainer with no capability, or where Windows has none, with a
+ * restricted token at low integrity ("isolation" below; docs/windows.md).
+ *
  * argv[0] must be the real python.exe (or the program itself), never a
  * venv's python.exe launcher: the launcher starts the real interpreter as
  * a second process, which ActiveProcessLimit = 1 refuses. Finding the
@@ -43,8 +47,12 @@
 #include "sandbox/sandbox.h"
 #include "sandbox/sandbox_int.h"
 
+#include "sandbox/sandbox_win_int.h"
+
 #include <windows.h>
+#include <aclapi.h>
 #include <psapi.h>
+#include <sddl.h>
 #include <wctype.h>
 
 /* Longest command line CreateProcessW accepts, in UTF-16 units. */
@@ -93,6 +101,9 @@ struct sbx_child {
 	bool reaped;
 	struct sbx_exit ex;
 	struct sbx_sample last;
+	enum sbx__win_mode mode; /* how the child is isolated */
+	unsigned attrs;		 /* SBX__WIN_ATTR_* set for it */
+	char *dir_sddl;		 /* the job directory's DACL, as set */
 };
 
 /* --- small helpers ------------------------------------------------------- */
@@ -136,6 +147,704 @@ static int remove_job_dir(const char *dir)
 	}
 	buf_release(&err);
 	return rc;
+}
+
+/* --- isolation: an AppContainer, or a restricted token ------------------- */
+
+/*
+ * The child never runs with the worker's own token: that token can open
+ * the worker with PROCESS_VM_READ (its secrets in memory) or
+ * PROCESS_DUP_HANDLE (its job handle, and with it the child's limits),
+ * read .env, reach PostgreSQL and the network. The modes, best first
+ * (docs/windows.md has the reasons and the order):
+ *
+ *  1. LPAC: an AppContainer with no capability that has also opted out of
+ *     ALL APPLICATION PACKAGES (S-1-15-2-1), so it reaches only what grants
+ *     its own SID or ALL RESTRICTED APPLICATION PACKAGES (S-1-15-2-2): no
+ *     network (no internetClient capability), no file of the worker's.
+ *  2. AppContainer: the same without the opt-out (Windows before 10 1703
+ *     refuses the attribute); it also reaches what grants S-1-15-2-1.
+ *  3. Restricted token: CreateRestrictedToken with DISABLE_MAX_PRIVILEGE
+ *     and the user and Administrators SIDs deny-only, at low integrity,
+ *     through CreateProcessAsUserW. It keeps Everyone, Users and the logon
+ *     SID, so it can read what those may; low integrity keeps it from
+ *     writing anything above low and, with the no-read-up label
+ *     scripts/windows/grant-sandbox-acl.ps1 puts on the worker's private
+ *     files, from reading those.
+ *
+ * The decision is made once per process (InitOnceExecuteOnce) and noted
+ * in iso.note, which the log reports: a mode is skipped when its function
+ * is missing (Wine's userenv.dll has no CreateAppContainerProfile), when
+ * Windows refuses its process attribute, or when TW_SANDBOX_ISOLATION
+ * ("lpac", the default; "appcontainer"; "restricted") starts lower. There
+ * is no mode without isolation: when not even a restricted token can be
+ * made, sbx_spawn() fails with the reason.
+ *
+ * Either way the worker's own process gets a protected DACL that grants
+ * only its user and SYSTEM (protect_worker_process()), the sandbox
+ * directory a protected DACL (protect_sandbox_dir()), and each job
+ * directory is created with a protected DACL that grants only the child's
+ * principal and the worker (make_job_dir()).
+ */
+
+/*
+ * Declared here when mingw-w64's headers lack them, with the values of
+ * Microsoft's documentation: ProcThreadAttributeValue(n, FALSE, TRUE,
+ * FALSE) is n | 0x00020000 (PROC_THREAD_ATTRIBUTE_INPUT), with n = 9
+ * (SecurityCapabilities), 14 (ChildProcessPolicy) and 15
+ * (AllApplicationPackagesPolicy).
+ */
+#ifndef PROC_THREAD_ATTRIBUTE_SECURITY_CAPABILITIES
+#define PROC_THREAD_ATTRIBUTE_SECURITY_CAPABILITIES 0x00020009
+#endif
+#ifndef PROC_THREAD_ATTRIBUTE_CHILD_PROCESS_POLICY
+#define PROC_THREAD_ATTRIBUTE_CHILD_PROCESS_POLICY 0x0002000E
+#endif
+#ifndef PROC_THREAD_ATTRIBUTE_ALL_APPLICATION_PACKAGES_POLICY
+#define PROC_THREAD_ATTRIBUTE_ALL_APPLICATION_PACKAGES_POLICY 0x0002000F
+#endif
+#ifndef PROCESS_CREATION_CHILD_PROCESS_RESTRICTED
+#define PROCESS_CREATION_CHILD_PROCESS_RESTRICTED 0x01
+#endif
+#ifndef PROCESS_CREATION_ALL_APPLICATION_PACKAGES_OPT_OUT
+#define PROCESS_CREATION_ALL_APPLICATION_PACKAGES_OPT_OUT 0x01
+#endif
+
+/*
+ * userenv.dll's AppContainer functions (Windows 8 and later), looked up at
+ * run time so that the program also starts where they are missing.
+ */
+typedef HRESULT(WINAPI *create_profile_fn)(PCWSTR name, PCWSTR display,
+					   PCWSTR description,
+					   PSID_AND_ATTRIBUTES caps,
+					   DWORD ncaps, PSID *sid);
+typedef HRESULT(WINAPI *derive_sid_fn)(PCWSTR name, PSID *sid);
+
+/*
+ * The profile's name, the same for every child and every worker: the
+ * AppContainer SID is derived from the name alone, so the SID
+ * grant-sandbox-acl.ps1 grants the Python installation is the one the
+ * worker's children get, whichever account the worker runs as.
+ */
+#define AC_NAME L"Tablewright.Sandbox"
+#define AC_DISPLAY L"Tablewright sandbox"
+#define AC_DESCRIPTION L"Runs Tablewright transform scripts"
+/* Read and traverse, not list: a child reaches its own directory only. */
+#define SBX_DIR_TRAVERSE L"0x1000a0"
+/* Everything a process object has (PROCESS_ALL_ACCESS). */
+#define PROC_ALL L"0x1fffff"
+#define NOTE_MAX 1024
+
+static struct {
+	INIT_ONCE once;
+	SRWLOCK lock;		 /* sandbox_dir */
+	enum sbx__win_mode mode; /* 0: no mode works; error says why */
+	PSID ac_sid;		 /* from userenv: FreeSid() at exit never */
+	PSID user_sid;		 /* the worker's user (xmalloc) */
+	PSID logon_sid;		 /* the worker's logon session (xmalloc) */
+	wchar_t *user;		 /* user_sid as a string (LocalFree) */
+	wchar_t *principal;	 /* what job directories grant (LocalFree) */
+	char principal_utf8[256];
+	PSECURITY_DESCRIPTOR child_sd; /* of the child's process and thread */
+	char *sandbox_dir;	       /* the last TW_SANDBOX_DIR protected */
+	char note[NOTE_MAX];
+	char error[NOTE_MAX];
+	char text[NOTE_MAX + 64]; /* sbx__win_isolation_note() */
+} iso = { .once = INIT_ONCE_STATIC_INIT, .lock = SRWLOCK_INIT };
+
+const char *sbx__win_mode_name(enum sbx__win_mode m)
+{
+	switch (m) {
+	case SBX__WIN_LPAC:
+		return "lpac";
+	case SBX__WIN_APPCONTAINER:
+		return "appcontainer";
+	case SBX__WIN_RESTRICTED:
+		return "restricted-token";
+	}
+	return "none";
+}
+
+/* Appends "; <text>" (or the text) to a fixed note. */
+static void note_addf(char *note, const char *fmt, ...) TW_PRINTF(2, 3);
+static void note_addf(char *note, const char *fmt, ...)
+{
+	size_t len = strlen(note);
+	va_list ap;
+
+	if (len > 0 && len + 2 < NOTE_MAX) {
+		memcpy(note + len, "; ", 3);
+		len += 2;
+	}
+	if (len + 1 >= NOTE_MAX)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(note + len, NOTE_MAX - len, fmt, ap);
+	va_end(ap);
+}
+
+static PSID sid_copy(PSID sid)
+{
+	DWORD len = GetLengthSid(sid);
+	PSID out = xmalloc(len);
+
+	CopySid(len, out, sid);
+	return out;
+}
+
+/* Reads the worker's user SID and logon SID from its token. */
+static bool read_token_sids(void)
+{
+	HANDLE token = NULL;
+	TOKEN_USER *user = NULL;
+	TOKEN_GROUPS *groups = NULL;
+	DWORD len = 0;
+	DWORD i;
+	bool ok = false;
+
+	if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token)) {
+		note_addf(iso.error, "could not open the worker's token: %s",
+			  plat__win_strerror(GetLastError()));
+		goto out;
+	}
+	GetTokenInformation(token, TokenUser, NULL, 0, &len);
+	user = xmalloc(len ? len : 1);
+	if (!GetTokenInformation(token, TokenUser, user, len, &len) ||
+	    !ConvertSidToStringSidW(user->User.Sid, &iso.user)) {
+		note_addf(iso.error, "could not read the worker's user SID: %s",
+			  plat__win_strerror(GetLastError()));
+		goto out;
+	}
+	iso.user_sid = sid_copy(user->User.Sid);
+	len = 0;
+	GetTokenInformation(token, TokenGroups, NULL, 0, &len);
+	groups = xmalloc(len ? len : 1);
+	if (GetTokenInformation(token, TokenGroups, groups, len, &len)) {
+		for (i = 0; i < groups->GroupCount; i++) {
+			if ((groups->Groups[i].Attributes &
+			     SE_GROUP_LOGON_ID) == SE_GROUP_LOGON_ID) {
+				iso.logon_sid = sid_copy(groups->Groups[i].Sid);
+				break;
+			}
+		}
+	}
+	ok = true;
+out:
+	free(groups);
+	free(user);
+	if (token)
+		CloseHandle(token);
+	return ok;
+}
+
+/* What probe_attrs() found. */
+enum probe { PROBE_OK, PROBE_NO_APPCONTAINER, PROBE_NO_LPAC };
+
+/*
+ * Probes whether this Windows takes the AppContainer attributes: builds a
+ * throwaway attribute list with them. lpac: the opt-out too.
+ */
+static enum probe probe_attrs(PSID sid, bool lpac)
+{
+	LPPROC_THREAD_ATTRIBUTE_LIST attrs;
+	SECURITY_CAPABILITIES sc;
+	DWORD optout = PROCESS_CREATION_ALL_APPLICATION_PACKAGES_OPT_OUT;
+	SIZE_T size = 0;
+	enum probe r = PROBE_NO_APPCONTAINER;
+
+	InitializeProcThreadAttributeList(NULL, 2, 0, &size);
+	attrs = xmalloc(size);
+	if (!InitializeProcThreadAttributeList(attrs, 2, 0, &size)) {
+		note_addf(iso.note, "no attribute list: %s",
+			  plat__win_strerror(GetLastError()));
+		free(attrs);
+		return PROBE_NO_APPCONTAINER;
+	}
+	memset(&sc, 0, sizeof(sc));
+	sc.AppContainerSid = sid;
+	if (!UpdateProcThreadAttribute(
+		    attrs, 0, PROC_THREAD_ATTRIBUTE_SECURITY_CAPABILITIES, &sc,
+		    sizeof(sc), NULL, NULL)) {
+		note_addf(iso.note,
+			  "AppContainer unavailable: "
+			  "PROC_THREAD_ATTRIBUTE_SECURITY_CAPABILITIES refused "
+			  "(%s)",
+			  plat__win_strerror(GetLastError()));
+		goto out;
+	}
+	r = PROBE_NO_LPAC;
+	if (lpac &&
+	    !UpdateProcThreadAttribute(
+		    attrs, 0,
+		    PROC_THREAD_ATTRIBUTE_ALL_APPLICATION_PACKAGES_POLICY,
+		    &optout, sizeof(optout), NULL, NULL)) {
+		note_addf(iso.note,
+			  "LPAC unavailable: the all-application-packages "
+			  "opt-out refused (%s)",
+			  plat__win_strerror(GetLastError()));
+		goto out;
+	}
+	r = PROBE_OK;
+out:
+	DeleteProcThreadAttributeList(attrs);
+	free(attrs);
+	return r;
+}
+
+/* Creates (or finds) the AppContainer profile: iso.ac_sid. */
+static bool find_appcontainer(void)
+{
+	HMODULE userenv;
+	create_profile_fn create;
+	derive_sid_fn derive;
+	HRESULT hr;
+
+	userenv = LoadLibraryExW(L"userenv.dll", NULL,
+				 LOAD_LIBRARY_SEARCH_SYSTEM32);
+	if (!userenv) {
+		note_addf(iso.note,
+			  "AppContainer unavailable: no userenv.dll (%s)",
+			  plat__win_strerror(GetLastError()));
+		return false;
+	}
+	create = (create_profile_fn)(void (*)(void))GetProcAddress(
+		userenv, "CreateAppContainerProfile");
+	derive = (derive_sid_fn)(void (*)(void))GetProcAddress(
+		userenv, "DeriveAppContainerSidFromAppContainerName");
+	if (!create || !derive) {
+		note_addf(iso.note,
+			  "AppContainer unavailable: userenv.dll has no "
+			  "CreateAppContainerProfile");
+		return false;
+	}
+	hr = create(AC_NAME, AC_DISPLAY, AC_DESCRIPTION, NULL, 0, &iso.ac_sid);
+	if (hr == HRESULT_FROM_WIN32(ERROR_ALREADY_EXISTS))
+		hr = derive(AC_NAME, &iso.ac_sid);
+	if (FAILED(hr)) {
+		iso.ac_sid = NULL;
+		note_addf(iso.note,
+			  "AppContainer unavailable: no profile "
+			  "\"Tablewright.Sandbox\" (HRESULT 0x%08lx: %s)",
+			  (unsigned long)hr,
+			  plat__win_strerror((unsigned long)hr));
+		return false;
+	}
+	return true;
+}
+
+/* Makes a restricted low-integrity primary token of the worker's own. */
+static int make_restricted_token(HANDLE *out, struct buf *err)
+{
+	HANDLE token = NULL;
+	SID_AND_ATTRIBUTES deny[2];
+	PSID admins = NULL;
+	PSID low = NULL;
+	TOKEN_MANDATORY_LABEL tml;
+	DWORD ndeny = 0;
+	int rc = 0;
+
+	*out = NULL;
+	if (!OpenProcessToken(GetCurrentProcess(),
+			      TOKEN_DUPLICATE | TOKEN_QUERY |
+				      TOKEN_ASSIGN_PRIMARY |
+				      TOKEN_ADJUST_DEFAULT,
+			      &token)) {
+		rc = win_fail(err, "could not open the worker's token");
+		goto out;
+	}
+	if (!ConvertStringSidToSidW(L"BA", &admins) ||
+	    !ConvertStringSidToSidW(L"S-1-16-4096", &low)) {
+		rc = win_fail(err, "could not build the sandbox's SIDs");
+		goto out;
+	}
+	memset(deny, 0, sizeof(deny));
+	deny[ndeny++].Sid = iso.user_sid;
+	deny[ndeny++].Sid = admins;
+	/* DISABLE_MAX_PRIVILEGE: every privilege but SeChangeNotify goes. */
+	if (!CreateRestrictedToken(token, DISABLE_MAX_PRIVILEGE, ndeny, deny, 0,
+				   NULL, 0, NULL, out)) {
+		*out = NULL;
+		rc = win_fail(err, "could not create a restricted token");
+		goto out;
+	}
+	memset(&tml, 0, sizeof(tml));
+	tml.Label.Attributes = SE_GROUP_INTEGRITY;
+	tml.Label.Sid = low;
+	if (!SetTokenInformation(*out, TokenIntegrityLevel, &tml,
+				 sizeof(tml) + GetLengthSid(low))) {
+		rc = win_fail(err, "could not lower the restricted token to "
+				   "low integrity");
+		close_handle(out);
+		goto out;
+	}
+out:
+	if (low)
+		LocalFree(low);
+	if (admins)
+		LocalFree(admins);
+	if (token)
+		CloseHandle(token);
+	return rc;
+}
+
+/*
+ * Which mode TW_SANDBOX_ISOLATION asks to start from: lpac (unset, the
+ * default), appcontainer or restricted; 0 for anything else.
+ */
+static enum sbx__win_mode wanted_mode(void)
+{
+	wchar_t v[32];
+	DWORD n = GetEnvironmentVariableW(L"TW_SANDBOX_ISOLATION", v,
+					  TW_ARRAY_SIZE(v));
+
+	if (n == 0 || _wcsicmp(v, L"lpac") == 0)
+		return SBX__WIN_LPAC;
+	if (n < TW_ARRAY_SIZE(v) && _wcsicmp(v, L"appcontainer") == 0)
+		return SBX__WIN_APPCONTAINER;
+	if (n < TW_ARRAY_SIZE(v) && _wcsicmp(v, L"restricted") == 0)
+		return SBX__WIN_RESTRICTED;
+	return 0;
+}
+
+/*
+ * protect_worker_process() gives the worker's (or server's) own process a
+ * protected DACL: all access for its user and SYSTEM, nothing for anyone
+ * else, and for the AppContainer an explicit deny. OWNER RIGHTS gets
+ * READ_CONTROL only, so being the owner gives no implicit WRITE_DAC. What
+ * keeps the child out is, in AppContainer mode, the AppContainer access
+ * check (an AppContainer opens only what grants its SID, or a capability
+ * or package group it holds; this DACL grants none) and the deny ACE; in
+ * restricted mode, its user SID being deny-only (the allow ACE for the
+ * user does not apply to it) and the mandatory label of process objects
+ * (no-read-up, no-write-up) between its low integrity and the worker's.
+ */
+static bool protect_worker_process(void)
+{
+	struct buf sddl = BUF_INIT(4096);
+	PSECURITY_DESCRIPTOR sd = NULL;
+	wchar_t *wsddl = NULL;
+	wchar_t *ac = NULL;
+	BOOL present = FALSE;
+	BOOL defaulted = FALSE;
+	PACL dacl = NULL;
+	DWORD e;
+	bool ok = false;
+
+	buf_adds(&sddl, "D:P");
+	if (iso.ac_sid && iso.mode != SBX__WIN_RESTRICTED &&
+	    ConvertSidToStringSidW(iso.ac_sid, &ac)) {
+		buf_adds(&sddl, "(D;;0x1fffff;;;");
+		plat__wide_to_utf8(ac, &sddl);
+		buf_addch(&sddl, ')');
+		LocalFree(ac);
+	}
+	buf_adds(&sddl, "(A;;0x1fffff;;;");
+	plat__wide_to_utf8(iso.user, &sddl);
+	buf_adds(&sddl, ")(A;;0x1fffff;;;SY)(A;;0x20000;;;OW)");
+	wsddl = plat__utf8_to_wide(sddl.ptr);
+	if (!wsddl ||
+	    !ConvertStringSecurityDescriptorToSecurityDescriptorW(
+		    wsddl, SDDL_REVISION_1, &sd, NULL) ||
+	    !GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted)) {
+		note_addf(iso.error,
+			  "could not build the worker's process DACL: %s",
+			  plat__win_strerror(GetLastError()));
+		goto out;
+	}
+	e = SetSecurityInfo(GetCurrentProcess(), SE_KERNEL_OBJECT,
+			    DACL_SECURITY_INFORMATION |
+				    PROTECTED_DACL_SECURITY_INFORMATION,
+			    NULL, NULL, dacl, NULL);
+	if (e != ERROR_SUCCESS) {
+		note_addf(iso.error,
+			  "could not set the worker's process DACL: %s",
+			  plat__win_strerror(e));
+		goto out;
+	}
+	ok = true;
+out:
+	if (sd)
+		LocalFree(sd);
+	free(wsddl);
+	buf_release(&sddl);
+	return ok;
+}
+
+/*
+ * make_child_sd() builds the security descriptor of every child's process
+ * and thread objects: all access for the worker's user and SYSTEM, nothing
+ * for anyone else. Without it the objects get the default DACL of the
+ * child's token, which in an AppContainer grants the container's SID:
+ * every job's child has the same SID, so one could open another. A
+ * restricted child's user SID is deny-only, so the allow ACE for the user
+ * does not admit it either. A process may still use its own pseudo-handle.
+ */
+static bool make_child_sd(void)
+{
+	struct buf sddl = BUF_INIT(4096);
+	wchar_t *w;
+	bool ok;
+
+	buf_adds(&sddl, "D:P(A;;0x1fffff;;;");
+	plat__wide_to_utf8(iso.user, &sddl);
+	buf_adds(&sddl, ")(A;;0x1fffff;;;SY)");
+	w = plat__utf8_to_wide(sddl.ptr);
+	ok = w && ConvertStringSecurityDescriptorToSecurityDescriptorW(
+			  w, SDDL_REVISION_1, &iso.child_sd, NULL);
+	if (!ok)
+		note_addf(iso.error,
+			  "could not build the child's process DACL: %s",
+			  plat__win_strerror(GetLastError()));
+	free(w);
+	buf_release(&sddl);
+	return ok;
+}
+
+/* Decides the mode once per process: see the comment above. */
+static BOOL CALLBACK iso_init(PINIT_ONCE once, PVOID param, PVOID *ctx)
+{
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	enum sbx__win_mode want = wanted_mode();
+	HANDLE token = NULL;
+
+	(void)once;
+	(void)param;
+	(void)ctx;
+	if (!want) {
+		note_addf(iso.error,
+			  "TW_SANDBOX_ISOLATION must be lpac, appcontainer or "
+			  "restricted");
+		goto out;
+	}
+	if (!read_token_sids())
+		goto out;
+	if (want == SBX__WIN_RESTRICTED)
+		note_addf(iso.note, "AppContainer skipped: "
+				    "TW_SANDBOX_ISOLATION=restricted");
+	else if (want == SBX__WIN_APPCONTAINER)
+		note_addf(iso.note, "LPAC skipped: "
+				    "TW_SANDBOX_ISOLATION=appcontainer");
+	if (want <= SBX__WIN_APPCONTAINER && find_appcontainer()) {
+		enum probe r = probe_attrs(iso.ac_sid, want == SBX__WIN_LPAC);
+
+		if (r == PROBE_OK)
+			iso.mode = want;
+		else if (r == PROBE_NO_LPAC &&
+			 probe_attrs(iso.ac_sid, false) == PROBE_OK)
+			iso.mode = SBX__WIN_APPCONTAINER;
+	}
+	if (iso.mode) {
+		if (!ConvertSidToStringSidW(iso.ac_sid, &iso.principal)) {
+			note_addf(iso.error, "could not convert a SID: %s",
+				  plat__win_strerror(GetLastError()));
+			iso.mode = 0;
+			goto out;
+		}
+	} else {
+		/* The restricted token must be possible, and have a logon SID
+		 * for its job directories to grant. */
+		if (make_restricted_token(&token, &err) < 0) {
+			note_addf(iso.error, "%s", err.ptr);
+			goto out;
+		}
+		CloseHandle(token);
+		if (!iso.logon_sid) {
+			note_addf(iso.error,
+				  "the worker's token has no logon SID for a "
+				  "restricted child's directory to grant");
+			goto out;
+		}
+		if (!ConvertSidToStringSidW(iso.logon_sid, &iso.principal)) {
+			note_addf(iso.error, "could not convert a SID: %s",
+				  plat__win_strerror(GetLastError()));
+			goto out;
+		}
+		iso.mode = SBX__WIN_RESTRICTED;
+	}
+	buf_reset(&err);
+	if (plat__wide_to_utf8(iso.principal, &err) < 0 ||
+	    err.len >= sizeof(iso.principal_utf8)) {
+		note_addf(iso.error, "could not convert a SID");
+		iso.mode = 0;
+		goto out;
+	}
+	memcpy(iso.principal_utf8, err.ptr, err.len + 1);
+	if (!protect_worker_process() || !make_child_sd())
+		iso.mode = 0;
+out:
+	if (!iso.mode && !iso.error[0])
+		note_addf(iso.error, "no isolation mode is available");
+	/* What the log says: fixed from here on, so threads may share it. */
+	snprintf(iso.text, sizeof(iso.text), "%s%s%s%s",
+		 sbx__win_mode_name(iso.mode),
+		 iso.note[0] ? " (fallback: " : "", iso.note,
+		 iso.note[0] ? ")" : "");
+	buf_release(&err);
+	return TRUE;
+}
+
+/* The process-wide decision; TW_EIO with the reason when nothing works. */
+static int iso_ready(struct buf *err)
+{
+	InitOnceExecuteOnce(&iso.once, iso_init, NULL, NULL);
+	if (iso.mode)
+		return 0;
+	buf_errf(err, "could not isolate the sandbox child: %s (%s)", iso.error,
+		 iso.note[0] ? iso.note : "no other mode tried");
+	return TW_EIO;
+}
+
+const char *sbx__win_isolation_note(void)
+{
+	return iso.mode ? iso.text : "none";
+}
+
+const char *sbx__win_principal_sid(void)
+{
+	return iso.mode ? iso.principal_utf8 : NULL;
+}
+
+/* Builds a security descriptor from UTF-8 SDDL; LocalFree() *sd. */
+static int sd_from_sddl(const char *sddl, PSECURITY_DESCRIPTOR *sd,
+			struct buf *err)
+{
+	wchar_t *w = plat__utf8_to_wide(sddl);
+	int rc = 0;
+
+	*sd = NULL;
+	if (!w || !ConvertStringSecurityDescriptorToSecurityDescriptorW(
+			  w, SDDL_REVISION_1, sd, NULL)) {
+		rc = win_fail(err, "could not build a security descriptor");
+		*sd = NULL;
+	}
+	free(w);
+	return rc;
+}
+
+/*
+ * protect_sandbox_dir() gives TW_SANDBOX_DIR a protected DACL: full
+ * control for SYSTEM, Administrators and the worker's user, inherited by
+ * what is created below it; read-attributes and traverse (not list) for
+ * the child's principal, not inherited. Set once per process and
+ * directory; the job directories' own DACLs are protected, so this does
+ * not change them.
+ */
+static int protect_sandbox_dir(const char *dir, struct buf *err)
+{
+	struct buf sddl = BUF_INIT(4096);
+	PSECURITY_DESCRIPTOR sd = NULL;
+	BOOL present = FALSE;
+	BOOL defaulted = FALSE;
+	PACL dacl = NULL;
+	wchar_t *wdir = NULL;
+	DWORD e;
+	int rc = 0;
+
+	AcquireSRWLockExclusive(&iso.lock);
+	if (iso.sandbox_dir && strcmp(iso.sandbox_dir, dir) == 0)
+		goto out;
+	rc = plat_mkdir_p(dir, err);
+	if (rc < 0)
+		goto out;
+	buf_adds(&sddl, "D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;FA;;;");
+	plat__wide_to_utf8(iso.user, &sddl);
+	buf_adds(&sddl, ")(A;;0x1000a0;;;");
+	buf_adds(&sddl, iso.principal_utf8);
+	buf_addch(&sddl, ')');
+	rc = sd_from_sddl(sddl.ptr, &sd, err);
+	if (rc < 0)
+		goto out;
+	GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted);
+	wdir = plat__utf8_to_wide(dir);
+	e = wdir ? SetNamedSecurityInfoW(
+			   wdir, SE_FILE_OBJECT,
+			   DACL_SECURITY_INFORMATION |
+				   PROTECTED_DACL_SECURITY_INFORMATION,
+			   NULL, NULL, dacl, NULL)
+		 : ERROR_INVALID_NAME;
+	if (e != ERROR_SUCCESS) {
+		buf_errf(err,
+			 "could not protect the sandbox directory \"%s\": %s",
+			 dir, plat__win_strerror(e));
+		rc = TW_EIO;
+		goto out;
+	}
+	free(iso.sandbox_dir);
+	iso.sandbox_dir = xstrdup(dir);
+out:
+	ReleaseSRWLockExclusive(&iso.lock);
+	free(wdir);
+	if (sd)
+		LocalFree(sd);
+	buf_release(&sddl);
+	return rc;
+}
+
+/*
+ * make_job_dir() creates the job directory afresh (a leftover of a dead
+ * worker removed first) with CreateDirectoryW and a security descriptor
+ * whose protected DACL grants full control, inherited by everything the
+ * child creates, to the child's principal and the worker's user, and
+ * nothing to anyone else: no ACE is inherited from TW_SANDBOX_DIR. For a
+ * restricted (low-integrity) child the descriptor also holds a low
+ * mandatory label (no-write-up), inherited too, so that the child may
+ * write in it: a process may create an object at or below its own
+ * integrity level.
+ */
+static int make_job_dir(struct sbx_child *c, const struct sbx_opts *o,
+			struct buf *err)
+{
+	struct buf sddl = BUF_INIT(4096);
+	SECURITY_ATTRIBUTES sa;
+	PSECURITY_DESCRIPTOR sd = NULL;
+	int rc;
+
+	rc = protect_sandbox_dir(o->sandbox_dir, err);
+	if (rc < 0)
+		goto out;
+	rc = plat_remove_tree(c->dir, err);
+	if (rc < 0)
+		goto out;
+	buf_adds(&sddl, "D:P(A;OICI;FA;;;");
+	buf_adds(&sddl, iso.principal_utf8);
+	buf_adds(&sddl, ")(A;OICI;FA;;;");
+	plat__wide_to_utf8(iso.user, &sddl);
+	buf_addch(&sddl, ')');
+	if (c->mode == SBX__WIN_RESTRICTED)
+		buf_adds(&sddl, "S:(ML;OICI;NW;;;LW)");
+	rc = sd_from_sddl(sddl.ptr, &sd, err);
+	if (rc < 0)
+		goto out;
+	memset(&sa, 0, sizeof(sa));
+	sa.nLength = sizeof(sa);
+	sa.lpSecurityDescriptor = sd;
+	if (!CreateDirectoryW(c->wdir, &sa)) {
+		buf_errf(err, "could not create job directory \"%s\": %s",
+			 c->dir, plat__win_strerror(GetLastError()));
+		rc = TW_EIO;
+		goto out;
+	}
+	c->dir_sddl = xstrdup(sddl.ptr);
+out:
+	if (sd)
+		LocalFree(sd);
+	buf_release(&sddl);
+	return rc;
+}
+
+enum sbx__win_mode sbx__win_child_mode(const struct sbx_child *c)
+{
+	return c->mode;
+}
+
+unsigned sbx__win_child_attrs(const struct sbx_child *c)
+{
+	return c->attrs;
+}
+
+const char *sbx__win_child_dir_sddl(const struct sbx_child *c)
+{
+	return c->dir_sddl ? c->dir_sddl : "";
 }
 
 /* --- command line and environment ----------------------------------------- */
@@ -585,6 +1294,18 @@ static void reader_init(struct sbx_reader *r, HANDLE pipe)
  * creation. Where that attribute is not available, AssignProcessToJobObject
  * before ResumeThread gives the same guarantee; if neither worked the
  * child is terminated unrun: it never runs outside its job.
+ *
+ * Then the isolation (see "isolation" above): in an AppContainer,
+ * PROC_THREAD_ATTRIBUTE_SECURITY_CAPABILITIES with the container's SID and
+ * no capability, and for LPAC PROC_THREAD_ATTRIBUTE_ALL_APPLICATION_
+ * PACKAGES_POLICY = PROCESS_CREATION_ALL_APPLICATION_PACKAGES_OPT_OUT,
+ * through CreateProcessW; with a restricted token, CreateProcessAsUserW
+ * (a restricted version of the caller's own primary token needs no
+ * SE_ASSIGNPRIMARYTOKEN_NAME). In both, PROC_THREAD_ATTRIBUTE_CHILD_
+ * PROCESS_POLICY = PROCESS_CREATION_CHILD_PROCESS_RESTRICTED: the child
+ * may create no process, whatever the job allows (ActiveProcessLimit = 1
+ * already refuses one); where Windows refuses that attribute the job's
+ * limit still holds, so its failure is not fatal.
  */
 static int start(struct sbx_child *c, const struct sbx_opts *o, HANDLE hin,
 		 HANDLE hout, HANDLE herr, struct buf *err)
@@ -593,14 +1314,23 @@ static int start(struct sbx_child *c, const struct sbx_opts *o, HANDLE hin,
 	LPPROC_THREAD_ATTRIBUTE_LIST attrs = NULL;
 	PROCESS_INFORMATION pi = { NULL, NULL, 0, 0 };
 	STARTUPINFOEXW si;
+	SECURITY_ATTRIBUTES psa;
+	SECURITY_CAPABILITIES sc;
+	DWORD optout = PROCESS_CREATION_ALL_APPLICATION_PACKAGES_OPT_OUT;
+	DWORD nochild = PROCESS_CREATION_CHILD_PROCESS_RESTRICTED;
+	DWORD flags = CREATE_SUSPENDED | CREATE_NO_WINDOW |
+		      EXTENDED_STARTUPINFO_PRESENT | CREATE_UNICODE_ENVIRONMENT;
 	HANDLE inherited[3];
 	HANDLE jobs[1];
+	HANDLE token = NULL;
 	wchar_t *wapp = NULL;
 	wchar_t *wcmd = NULL;
 	wchar_t *env = NULL;
 	bool attrs_ready = false;
 	bool job_attr = false;
+	bool container = c->mode != SBX__WIN_RESTRICTED;
 	BOOL in_job = FALSE;
+	BOOL created;
 	SIZE_T asize = 0;
 	int rc;
 
@@ -620,10 +1350,15 @@ static int start(struct sbx_child *c, const struct sbx_opts *o, HANDLE hin,
 		rc = TW_EINVAL;
 		goto fail;
 	}
+	if (!container) {
+		rc = make_restricted_token(&token, err);
+		if (rc < 0)
+			goto fail;
+	}
 
-	InitializeProcThreadAttributeList(NULL, 2, 0, &asize);
+	InitializeProcThreadAttributeList(NULL, 5, 0, &asize);
 	attrs = xmalloc(asize);
-	if (!InitializeProcThreadAttributeList(attrs, 2, 0, &asize)) {
+	if (!InitializeProcThreadAttributeList(attrs, 5, 0, &asize)) {
 		rc = win_fail(err, "could not start child");
 		goto fail;
 	}
@@ -637,10 +1372,42 @@ static int start(struct sbx_child *c, const struct sbx_opts *o, HANDLE hin,
 		rc = win_fail(err, "could not start child");
 		goto fail;
 	}
+	c->attrs |= SBX__WIN_ATTR_HANDLE_LIST;
 	jobs[0] = c->job;
 	job_attr = UpdateProcThreadAttribute(attrs, 0,
 					     PROC_THREAD_ATTRIBUTE_JOB_LIST,
 					     jobs, sizeof(jobs), NULL, NULL);
+	if (job_attr)
+		c->attrs |= SBX__WIN_ATTR_JOB_LIST;
+	if (container) {
+		memset(&sc, 0, sizeof(sc));
+		sc.AppContainerSid = iso.ac_sid; /* no capabilities */
+		if (!UpdateProcThreadAttribute(
+			    attrs, 0,
+			    PROC_THREAD_ATTRIBUTE_SECURITY_CAPABILITIES, &sc,
+			    sizeof(sc), NULL, NULL)) {
+			rc = win_fail(err, "could not put child into its "
+					   "AppContainer");
+			goto fail;
+		}
+		c->attrs |= SBX__WIN_ATTR_SECURITY_CAPABILITIES;
+	}
+	if (c->mode == SBX__WIN_LPAC) {
+		if (!UpdateProcThreadAttribute(
+			    attrs, 0,
+			    PROC_THREAD_ATTRIBUTE_ALL_APPLICATION_PACKAGES_POLICY,
+			    &optout, sizeof(optout), NULL, NULL)) {
+			rc = win_fail(err,
+				      "could not make child's AppContainer "
+				      "less privileged");
+			goto fail;
+		}
+		c->attrs |= SBX__WIN_ATTR_ALL_APP_PACKAGES_OPT_OUT;
+	}
+	if (UpdateProcThreadAttribute(
+		    attrs, 0, PROC_THREAD_ATTRIBUTE_CHILD_PROCESS_POLICY,
+		    &nochild, sizeof(nochild), NULL, NULL))
+		c->attrs |= SBX__WIN_ATTR_CHILD_PROCESS_RESTRICTED;
 	memset(&si, 0, sizeof(si));
 	si.StartupInfo.cb = sizeof(si);
 	si.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
@@ -649,13 +1416,27 @@ static int start(struct sbx_child *c, const struct sbx_opts *o, HANDLE hin,
 	si.StartupInfo.hStdError = herr;
 	si.lpAttributeList = attrs;
 
-	if (!CreateProcessW(wapp, wcmd, NULL, NULL, TRUE,
-			    CREATE_SUSPENDED | CREATE_NO_WINDOW |
-				    EXTENDED_STARTUPINFO_PRESENT |
-				    CREATE_UNICODE_ENVIRONMENT,
-			    env, c->wdir, &si.StartupInfo, &pi)) {
-		buf_errf(err, "could not start \"%s\": %s", o->argv[0],
-			 plat__win_strerror(GetLastError()));
+	memset(&psa, 0, sizeof(psa));
+	psa.nLength = sizeof(psa);
+	psa.lpSecurityDescriptor = iso.child_sd; /* make_child_sd() */
+	if (container)
+		created = CreateProcessW(wapp, wcmd, &psa, &psa, TRUE, flags,
+					 env, c->wdir, &si.StartupInfo, &pi);
+	else
+		created = CreateProcessAsUserW(token, wapp, wcmd, &psa, &psa,
+					       TRUE, flags, env, c->wdir,
+					       &si.StartupInfo, &pi);
+	if (!created) {
+		DWORD e = GetLastError();
+
+		buf_errf(
+			err, "could not start \"%s\" (%s): %s%s", o->argv[0],
+			sbx__win_mode_name(c->mode), plat__win_strerror(e),
+			e == ERROR_ACCESS_DENIED && container
+				? " (the AppContainer needs read and execute "
+				  "on the Python installation and the sandbox "
+				  "venv: scripts/windows/grant-sandbox-acl.ps1)"
+				: "");
 		rc = TW_EIO;
 		goto fail;
 	}
@@ -681,6 +1462,7 @@ fail:
 		CloseHandle(pi.hProcess);
 	if (attrs_ready)
 		DeleteProcThreadAttributeList(attrs);
+	close_handle(&token);
 	free(attrs);
 	free(wapp);
 	free(wcmd);
@@ -720,9 +1502,13 @@ int sbx_spawn(const struct sbx_opts *opts, struct sbx_child **out,
 		rc = TW_EINVAL;
 		goto fail;
 	}
+	rc = iso_ready(err);
+	if (rc < 0)
+		goto fail;
+	c->mode = iso.mode;
 	/* From here on sbx_child_free() removes it, whatever happens. */
 	c->dir = xstrdup(dir.ptr);
-	rc = sbx__make_job_dir(c->dir, err);
+	rc = make_job_dir(c, opts, err);
 	if (rc < 0)
 		goto fail;
 	rc = make_job(c, err);
@@ -1115,6 +1901,7 @@ void sbx_child_free(struct sbx_child *c)
 		remove_job_dir(c->dir);
 	free(c->dir);
 	free(c->wdir);
+	free(c->dir_sddl);
 	free(c);
 }
 
@@ -1123,11 +1910,17 @@ long sbx_child_pid(const struct sbx_child *c)
 	return (long)GetProcessId(c->proc);
 }
 
+/* The mode is process-wide: every child gets the same. */
+const char *sbx_child_isolation(const struct sbx_child *c)
+{
+	(void)c;
+	return sbx__win_isolation_note();
+}
+
 /*
- * Windows has no setuid: run_as_user is ignored and the child keeps the
- * worker's account. Its protection is to be a restricted token at low
- * integrity inside the job object (the next sandbox issue;
- * docs/windows.md).
+ * Windows has no setuid: run_as_user is ignored. The child's protection is
+ * its AppContainer or restricted token ("isolation" above;
+ * docs/windows.md), which sbx_spawn() sets up whoever the worker is.
  */
 int sbx_check_user(const char *user, bool *drops, struct buf *err)
 {

@@ -578,8 +578,9 @@ static void run_job(struct run *r)
 		buf_addf(&msg, "could not start the sandbox: %s", err.ptr);
 		goto done;
 	}
-	log_info(LOG_WORKER, "job %" PRId64 ": sandbox pid %ld started",
-		 r->job->id, sbx_child_pid(r->child));
+	log_info(LOG_WORKER, "job %" PRId64 ": sandbox pid %ld started (%s)",
+		 r->job->id, sbx_child_pid(r->child),
+		 sbx_child_isolation(r->child));
 	buf_reset(&err);
 	rc = datapath_start(r->dp, r->child, &err);
 	if (rc < 0) {

@@ -3,7 +3,8 @@
 # supervisor with mingw-w64 and runs their smoke tests under Wine:
 # smoke_plat.exe (src/platform/win, and src/log for its file names) and
 # smoke_sandbox.exe
-# (src/sandbox/sandbox.c + sandbox_win.c). Needs: apt-get install
+# (src/sandbox/sandbox.c + sandbox_win.c, and how the child is isolated:
+# the restricted-token fallback under Wine). Needs: apt-get install
 # mingw-w64 wine64.
 # Exit status: 0 when every check of both programs passed, non-zero when a
 # build or a check failed; 77 when the tools are missing (the automake
@@ -47,7 +48,7 @@ for f in src/sandbox/sandbox.c src/sandbox/sandbox_win.c \
 	sbx="$sbx $o"
 done
 # shellcheck disable=SC2086
-$CC -o "$OUT/smoke_sandbox.exe" $sbx "$OUT/smoke.o" $libs -lws2_32 -lshell32 -lpsapi
+$CC -o "$OUT/smoke_sandbox.exe" $sbx "$OUT/smoke.o" $libs -lws2_32 -lshell32 -lpsapi -ladvapi32
 
 status=0
 for prog in smoke_plat smoke_sandbox; do

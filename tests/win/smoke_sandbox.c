@@ -27,8 +27,11 @@
 #include "platform/win/win_int.h"
 #include "smoke.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/sandbox_win_int.h"
 
 #include <windows.h>
+#include <aclapi.h>
+#include <sddl.h>
 
 /* --- helper modes (the program as its own child) ------------------------ */
 
@@ -121,6 +124,94 @@ static int helper_print_lots(unsigned long n)
 	return 0;
 }
 
+/* Prints what the child's own token says: integrity RID, deny-only user,
+ * AppContainer. */
+static int helper_token(void)
+{
+	HANDLE t = NULL;
+	BYTE ub[512];
+	BYTE lb[512];
+	DWORD len = 0;
+	DWORD ac = 0;
+	DWORD rid = 0;
+	DWORD deny = 0;
+	char line[128];
+
+	if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &t))
+		return 2;
+	if (GetTokenInformation(t, TokenUser, ub, sizeof(ub), &len))
+		deny = (((TOKEN_USER *)ub)->User.Attributes &
+			SE_GROUP_USE_FOR_DENY_ONLY) != 0;
+	if (GetTokenInformation(t, TokenIntegrityLevel, lb, sizeof(lb), &len)) {
+		PSID sid = ((TOKEN_MANDATORY_LABEL *)lb)->Label.Sid;
+
+		rid = *GetSidSubAuthority(
+			sid, (DWORD)(*GetSidSubAuthorityCount(sid) - 1));
+	}
+	if (!GetTokenInformation(t, TokenIsAppContainer, &ac, sizeof(ac), &len))
+		ac = 0;
+	CloseHandle(t);
+	snprintf(line, sizeof(line), "il=0x%lx deny_only_user=%lu ac=%lu\n",
+		 (unsigned long)rid, (unsigned long)deny, (unsigned long)ac);
+	raw_puts(line);
+	return 0;
+}
+
+/* The attack of issue 12: opening the worker to read its memory or take
+ * its handles (the job's, to lift its own limits). */
+static int helper_open_parent(unsigned long pid)
+{
+	HANDLE h;
+	char line[128];
+	bool vm;
+	bool dup;
+
+	h = OpenProcess(PROCESS_VM_READ, FALSE, (DWORD)pid);
+	vm = h != NULL;
+	if (h)
+		CloseHandle(h);
+	h = OpenProcess(PROCESS_DUP_HANDLE, FALSE, (DWORD)pid);
+	dup = h != NULL;
+	if (h)
+		CloseHandle(h);
+	snprintf(line, sizeof(line), "vm_read=%s dup_handle=%s\n",
+		 vm ? "opened" : "denied", dup ? "opened" : "denied");
+	raw_puts(line);
+	return 0;
+}
+
+/* A supervisor of its own (run with TW_SANDBOX_ISOLATION set): prints
+ * what sbx_spawn() says. */
+static int helper_probe_isolation(void)
+{
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	struct buf me = BUF_INIT(65536);
+	wchar_t w[MAX_PATH * 4];
+	const char *argv[3];
+	struct sbx_opts o;
+	struct sbx_child *c = NULL;
+	int rc;
+
+	GetModuleFileNameW(NULL, w, (DWORD)TW_ARRAY_SIZE(w));
+	plat__wide_to_utf8(w, &me);
+	argv[0] = me.ptr;
+	argv[1] = "--helper=exit-code";
+	argv[2] = NULL;
+	memset(&o, 0, sizeof(o));
+	o.argv = argv;
+	o.sandbox_dir = "probe-dir-never-made";
+	o.job_id = 1;
+	rc = sbx_spawn(&o, &c, &err);
+	sbx_child_free(c);
+	buf_reset(&me);
+	buf_addf(&me, "rc=%d err=%s note=%s\n", rc, err.ptr,
+		 sbx__win_isolation_note());
+	raw_puts(me.ptr);
+	buf_release(&me);
+	buf_release(&err);
+	return 0;
+}
+
 static int helper(const char *mode, const char *arg)
 {
 	unsigned long n = arg ? strtoul(arg, NULL, 0) : 0;
@@ -144,6 +235,12 @@ static int helper(const char *mode, const char *arg)
 		ExitProcess((UINT)n);
 	if (strcmp(mode, "print-lots") == 0)
 		return helper_print_lots(n);
+	if (strcmp(mode, "token") == 0)
+		return helper_token();
+	if (strcmp(mode, "open-parent") == 0)
+		return helper_open_parent(n);
+	if (strcmp(mode, "probe-isolation") == 0)
+		return helper_probe_isolation();
 	return 99;
 }
 
@@ -551,6 +648,367 @@ static void check_spawn_errors(void)
 	buf_release(&dir);
 }
 
+/* --- isolation (AppContainer or restricted token) ------------------------ */
+
+static bool running_on_wine(void)
+{
+	HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+
+	return ntdll && GetProcAddress(ntdll, "wine_get_version") != NULL;
+}
+
+/* The SID string of an ACE (allow or deny), into out. */
+static void ace_sid(void *ace, struct buf *out)
+{
+	ACCESS_ALLOWED_ACE *a = ace; /* same layout as ACCESS_DENIED_ACE */
+	wchar_t *s = NULL;
+
+	buf_reset(out);
+	if (ConvertSidToStringSidW((PSID)&a->SidStart, &s)) {
+		plat__wide_to_utf8(s, out);
+		LocalFree(s);
+	}
+}
+
+/*
+ * Describes a DACL as "P" (protected) or "-", then one "A:<sid>" or
+ * "D:<sid>" per ACE, space-separated.
+ */
+static void describe_dacl(PSECURITY_DESCRIPTOR sd, struct buf *out)
+{
+	SECURITY_DESCRIPTOR_CONTROL ctl = 0;
+	DWORD rev = 0;
+	BOOL present = FALSE;
+	BOOL defaulted = FALSE;
+	PACL dacl = NULL;
+	struct buf sid = BUF_INIT(256);
+	DWORD i;
+
+	buf_reset(out);
+	GetSecurityDescriptorControl(sd, &ctl, &rev);
+	buf_adds(out, (ctl & SE_DACL_PROTECTED) ? "P" : "-");
+	if (!GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted) ||
+	    !present || !dacl)
+		goto out;
+	for (i = 0; i < dacl->AceCount; i++) {
+		ACE_HEADER *h = NULL;
+
+		if (!GetAce(dacl, i, (void **)&h))
+			continue;
+		ace_sid(h, &sid);
+		buf_addf(out, " %s:%s",
+			 h->AceType == ACCESS_ALLOWED_ACE_TYPE	? "A"
+			 : h->AceType == ACCESS_DENIED_ACE_TYPE ? "D"
+								: "?",
+			 sid.ptr);
+	}
+out:
+	buf_release(&sid);
+}
+
+static void my_user_sid(struct buf *out)
+{
+	HANDLE t = NULL;
+	BYTE ub[512];
+	DWORD len = 0;
+	wchar_t *s = NULL;
+
+	buf_reset(out);
+	if (OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &t) &&
+	    GetTokenInformation(t, TokenUser, ub, sizeof(ub), &len) &&
+	    ConvertSidToStringSidW(((TOKEN_USER *)ub)->User.Sid, &s)) {
+		plat__wide_to_utf8(s, out);
+		LocalFree(s);
+	}
+	if (t)
+		CloseHandle(t);
+}
+
+/* Runs helper mode to the end and returns its stdout in out. */
+static bool run_helper(const char *mode, const char *arg,
+		       const char *const *extra, struct buf *out)
+{
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	struct sbx_child *c = spawn(mode, arg, NULL, NULL, extra, NULL);
+	struct sbx_exit ex;
+	bool ok;
+
+	if (!c)
+		return false;
+	sbx_close_stdin(c);
+	ok = read_all(c, 1, out);
+	ok = sbx_wait(c, 10000, &ex, &err) == 0 && ok;
+	sbx_child_free(c);
+	buf_release(&err);
+	return ok;
+}
+
+static void check_isolation(void)
+{
+	struct buf user = BUF_INIT(256);
+	struct buf want = BUF_INIT(4096);
+	struct buf got = BUF_INIT(4096);
+	struct buf out = BUF_INIT(65536);
+	struct buf pid = BUF_INIT(64);
+	struct buf dir = BUF_INIT(65536);
+	struct sbx_child *c;
+	const char *note;
+	const char *principal;
+	PSECURITY_DESCRIPTOR sd = NULL;
+	PACL dacl = NULL;
+	enum sbx__win_mode mode;
+	unsigned attrs;
+	wchar_t *w;
+	bool wine = running_on_wine();
+	struct buf err = BUF_INIT(BUF_SMALL_CAP);
+	HANDLE sleeper = NULL;
+	HANDLE h;
+	int64_t id = 0;
+	DWORD e;
+
+	my_user_sid(&user);
+	c = spawn("sleep", NULL, NULL, NULL, NULL, &id);
+	if (!c)
+		goto out;
+	/* A handle of our own, to see the process end (a worker's user
+	 * has SYNCHRONIZE in the child's DACL). */
+	sleeper = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)sbx_child_pid(c));
+	mode = sbx__win_child_mode(c);
+	attrs = sbx__win_child_attrs(c);
+	note = sbx__win_isolation_note();
+	principal = sbx__win_principal_sid();
+	printf("# isolation: %s; principal %s\n", note,
+	       principal ? principal : "(none)");
+	CHECK(strcmp(sbx_child_isolation(c), note) == 0,
+	      "sbx_child_isolation(), what the worker logs, is the note: %s",
+	      sbx_child_isolation(c));
+	/* The mode and why: Wine's userenv.dll has no AppContainer. */
+	if (wine)
+		CHECK(mode == SBX__WIN_RESTRICTED &&
+			      strstr(note, "restricted-token (fallback: ") ==
+				      note &&
+			      strstr(note, "AppContainer unavailable"),
+		      "Wine: the restricted-token fallback is taken and "
+		      "noted: %s",
+		      note);
+	else
+		CHECK(mode == SBX__WIN_LPAC,
+		      "Windows: the child runs in an LPAC: %s", note);
+	CHECK(principal && strncmp(principal, "S-1-", 4) == 0 &&
+		      strcmp(principal, user.ptr) != 0,
+	      "the child's principal is a SID that is not the worker's user: "
+	      "%s",
+	      principal ? principal : "(none)");
+	if (mode == SBX__WIN_RESTRICTED)
+		CHECK(strncmp(principal, "S-1-5-5-", 8) == 0,
+		      "a restricted child's principal is the logon SID: %s",
+		      principal);
+	else
+		CHECK(strncmp(principal, "S-1-15-2-", 9) == 0,
+		      "an AppContainer child's principal is its package SID: "
+		      "%s",
+		      principal);
+
+	/* The attribute list built for it. */
+	CHECK((attrs & SBX__WIN_ATTR_HANDLE_LIST) &&
+		      (attrs & SBX__WIN_ATTR_CHILD_PROCESS_RESTRICTED),
+	      "attribute list: handle list and child-process policy "
+	      "(0x%x)",
+	      attrs);
+	CHECK(!(attrs & SBX__WIN_ATTR_SECURITY_CAPABILITIES) ==
+			      (mode == SBX__WIN_RESTRICTED) &&
+		      !(attrs & SBX__WIN_ATTR_ALL_APP_PACKAGES_OPT_OUT) ==
+			      (mode != SBX__WIN_LPAC),
+	      "attribute list: security capabilities and the LPAC opt-out "
+	      "exactly in their modes (0x%x, %s)",
+	      attrs, sbx__win_mode_name(mode));
+
+	/* The job directory's DACL as created: the principal, the worker,
+	 * nothing else, nothing inherited. */
+	buf_addf(&want, "D:P(A;OICI;FA;;;%s)(A;OICI;FA;;;%s)%s",
+		 principal ? principal : "?", user.ptr,
+		 mode == SBX__WIN_RESTRICTED ? "S:(ML;OICI;NW;;;LW)" : "");
+	CHECK(strcmp(sbx__win_child_dir_sddl(c), want.ptr) == 0,
+	      "job directory created with %s (want %s)",
+	      sbx__win_child_dir_sddl(c), want.ptr);
+	w = plat__utf8_to_wide(sbx__win_child_dir_sddl(c));
+	if (w && ConvertStringSecurityDescriptorToSecurityDescriptorW(
+			 w, SDDL_REVISION_1, &sd, NULL)) {
+		describe_dacl(sd, &got);
+		LocalFree(sd);
+		sd = NULL;
+	}
+	free(w);
+	buf_reset(&want);
+	buf_addf(&want, "P A:%s A:%s", principal ? principal : "?", user.ptr);
+	CHECK(strcmp(got.ptr, want.ptr) == 0,
+	      "that descriptor: protected, two allow ACEs: %s", got.ptr);
+	job_dir(id, &dir);
+	w = plat__utf8_to_wide(dir.ptr);
+	e = GetNamedSecurityInfoW(w, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION,
+				  NULL, NULL, &dacl, NULL, &sd);
+	free(w);
+	buf_reset(&got);
+	if (e == ERROR_SUCCESS) {
+		describe_dacl(sd, &got);
+		LocalFree(sd);
+		sd = NULL;
+	}
+	if (wine && strcmp(got.ptr, want.ptr) != 0)
+		smoke_skip("job directory's DACL read back: Wine derives it "
+			   "from Unix mode bits (got %s)",
+			   got.ptr);
+	else
+		CHECK(strcmp(got.ptr, want.ptr) == 0,
+		      "job directory's DACL read back: %s", got.ptr);
+
+	/* The worker's own process DACL: its user and SYSTEM, not the child. */
+	e = GetSecurityInfo(GetCurrentProcess(), SE_KERNEL_OBJECT,
+			    DACL_SECURITY_INFORMATION, NULL, NULL, &dacl, NULL,
+			    &sd);
+	buf_reset(&got);
+	if (e == ERROR_SUCCESS) {
+		describe_dacl(sd, &got);
+		LocalFree(sd);
+		sd = NULL;
+	}
+	buf_reset(&want);
+	if (mode != SBX__WIN_RESTRICTED)
+		buf_addf(&want, "P D:%s A:%s A:S-1-5-18 A:S-1-3-4", principal,
+			 user.ptr);
+	else
+		buf_addf(&want, "P A:%s A:S-1-5-18 A:S-1-3-4", user.ptr);
+	CHECK(got.len > 0 && strcmp(got.ptr + 1, want.ptr + 1) == 0,
+	      "worker's process DACL grants its user and SYSTEM only: %s "
+	      "(want %s)",
+	      got.ptr, want.ptr);
+	if (wine && got.ptr[0] != 'P')
+		smoke_skip("worker's process DACL is protected: Wine does not "
+			   "keep the control bit");
+	else
+		CHECK(got.ptr[0] == 'P', "worker's process DACL is protected");
+	/* The child's own process object: the worker and SYSTEM only, so
+	 * that one job's child cannot open another's. */
+	h = OpenProcess(READ_CONTROL, FALSE, (DWORD)sbx_child_pid(c));
+	buf_reset(&got);
+	if (h &&
+	    GetSecurityInfo(h, SE_KERNEL_OBJECT, DACL_SECURITY_INFORMATION,
+			    NULL, NULL, &dacl, NULL, &sd) == ERROR_SUCCESS) {
+		describe_dacl(sd, &got);
+		LocalFree(sd);
+		sd = NULL;
+	}
+	if (h)
+		CloseHandle(h);
+	buf_reset(&want);
+	buf_addf(&want, "P A:%s A:S-1-5-18", user.ptr);
+	CHECK(got.len > 0 && strcmp(got.ptr + 1, want.ptr + 1) == 0,
+	      "child's process DACL grants the worker and SYSTEM only: %s "
+	      "(want %s)",
+	      got.ptr, want.ptr);
+	sbx_kill(c, SBX_CANCELLED);
+	CHECK(sbx_wait(c, 5000, NULL, &err) == 0 &&
+		      WaitForSingleObject(sleeper, 0) == WAIT_OBJECT_0,
+	      "the isolated child is killed with its job: %s", err.ptr);
+	sbx_child_free(c);
+	c = NULL;
+
+	/* The child's token, seen from inside. */
+	buf_reset(&out);
+	if (run_helper("token", NULL, NULL, &out)) {
+		bool held =
+			mode == SBX__WIN_RESTRICTED
+				? strstr(out.ptr, "il=0x1000 ") &&
+					  strstr(out.ptr, "deny_only_user=1")
+				: strstr(out.ptr, "ac=1") != NULL;
+
+		if (wine && !held)
+			smoke_skip(
+				"child's token is %s: Wine ignores the token "
+				"CreateProcessAsUserW is given (%s)",
+				sbx__win_mode_name(mode), out.ptr);
+		else
+			CHECK(held, "child's token is %s: %s",
+			      sbx__win_mode_name(mode), out.ptr);
+	} else {
+		CHECK(false, "token helper ran: %s", out.ptr);
+	}
+
+	/* The attack: open the worker to read its memory or its handles. */
+	buf_addf(&pid, "%lu", (unsigned long)GetCurrentProcessId());
+	buf_reset(&out);
+	if (run_helper("open-parent", pid.ptr, NULL, &out)) {
+		bool held = strstr(out.ptr, "vm_read=denied dup_handle=denied");
+
+		if (wine && !held)
+			smoke_skip(
+				"child cannot open the worker: Wine does not "
+				"check access to process objects (%s)",
+				out.ptr);
+		else
+			CHECK(held, "child cannot open the worker: %s",
+			      out.ptr);
+	} else {
+		CHECK(false, "open-parent helper ran: %s", out.ptr);
+	}
+
+	/* A bad TW_SANDBOX_ISOLATION is a clear error, never no isolation. */
+	{
+		static const char *const bogus[] = {
+			"TW_SANDBOX_ISOLATION=none", NULL
+		};
+
+		buf_reset(&out);
+		run_helper("probe-isolation", NULL, bogus, &out);
+		CHECK(strstr(out.ptr, "rc=-") &&
+			      strstr(out.ptr, "could not isolate the sandbox "
+					      "child: TW_SANDBOX_ISOLATION "
+					      "must be"),
+		      "TW_SANDBOX_ISOLATION=none is refused: %s", out.ptr);
+	}
+	/*
+	 * TW_SANDBOX_ISOLATION starting lower, noted. Only under Wine: the
+	 * probe is a supervisor inside a sandbox child, which real Windows
+	 * does not let start a process (and under an AppContainer it could
+	 * not create a profile).
+	 */
+	if (wine) {
+		static const char *const ac[] = {
+			"TW_SANDBOX_ISOLATION=appcontainer", NULL
+		};
+		static const char *const rt[] = {
+			"TW_SANDBOX_ISOLATION=restricted", NULL
+		};
+
+		buf_reset(&out);
+		run_helper("probe-isolation", NULL, ac, &out);
+		CHECK(strstr(out.ptr, "note=restricted-token (fallback: LPAC "
+				      "skipped: TW_SANDBOX_ISOLATION="
+				      "appcontainer; AppContainer unavailable"),
+		      "TW_SANDBOX_ISOLATION=appcontainer: noted, then the "
+		      "fallback: %s",
+		      out.ptr);
+		buf_reset(&out);
+		run_helper("probe-isolation", NULL, rt, &out);
+		CHECK(strstr(out.ptr, "note=restricted-token (fallback: "
+				      "AppContainer skipped: "
+				      "TW_SANDBOX_ISOLATION=restricted)\n"),
+		      "TW_SANDBOX_ISOLATION=restricted: AppContainer not even "
+		      "tried: %s",
+		      out.ptr);
+	}
+out:
+	if (sleeper)
+		CloseHandle(sleeper);
+	buf_release(&err);
+	buf_release(&user);
+	buf_release(&want);
+	buf_release(&got);
+	buf_release(&out);
+	buf_release(&pid);
+	buf_release(&dir);
+}
+
 int main(int argc, char **argv)
 {
 	wchar_t wtmp[MAX_PATH + 1];
@@ -573,6 +1031,7 @@ int main(int argc, char **argv)
 	check_env_and_dir();
 	check_lots();
 	check_spawn_errors();
+	check_isolation();
 
 	plat_remove_tree(sandbox_dir.ptr, NULL);
 	buf_release(&self);
