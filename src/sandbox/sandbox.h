@@ -159,7 +159,9 @@ long sbx_child_pid(const struct sbx_child *c);
  * supervisor beyond its limits. Windows: the mode ("lpac", "appcontainer"
  * or "restricted-token") and, when a better one was not available, why
  * ("restricted-token (fallback: AppContainer unavailable: ...)";
- * docs/windows.md). POSIX: a fixed description. Static text; never NULL.
+ * docs/windows.md). POSIX: whether it has a PID namespace (and a user
+ * namespace) of its own or, where the kernel refused them, only its
+ * process group. Static text; never NULL.
  */
 const char *sbx_child_isolation(const struct sbx_child *c);
 

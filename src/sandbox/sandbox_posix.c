@@ -89,7 +89,7 @@ struct sbx_child {
 	struct sbx__cpu_run cpu_run;
 	enum sbx_outcome killed_why; /* SBX_RUNNING until we kill */
 	bool reaped;
-	bool pidns;		  /* first process of its own PID namespace */
+	unsigned long ns_flags;	  /* its clone's CLONE_NEW*: 0 after a fork */
 	struct proc_entry *procs; /* sample_tree()'s scratch: every process */
 	long *ours;		  /* and the pids of the child's tree */
 	size_t nprocs_cap;
@@ -655,7 +655,7 @@ int sbx_spawn(const struct sbx_opts *opts, struct sbx_child **out,
 			   child_ends, repp[1]);
 	}
 	c->pid = pid;
-	c->pidns = ns.flags != 0;
+	c->ns_flags = ns.flags;
 	/* Also from the parent, so a kill of the group right after
 	 * sbx_spawn() returns cannot miss a child not yet scheduled. */
 	setpgid(pid, pid);
@@ -1226,9 +1226,18 @@ long sbx_child_pid(const struct sbx_child *c)
 	return (long)c->pid;
 }
 
-/* The Windows modes have no counterpart here: see sandbox.h. */
+/* How the child was started (the Windows modes have no counterpart). */
 const char *sbx_child_isolation(const struct sbx_child *c)
 {
+#ifdef __linux__
+	if (c->ns_flags & CLONE_NEWUSER)
+		return "own user and PID namespaces, process group, rlimits";
+	if (c->ns_flags & CLONE_NEWPID)
+		return "own PID namespace, process group, rlimits";
+	return "own process group, rlimits (no PID namespace: what it starts "
+	       "outside its group may outlive a killed supervisor)";
+#else
 	(void)c;
 	return "own process group, rlimits";
+#endif
 }

@@ -121,9 +121,12 @@ def test_killed_worker_takes_the_grandchildren(
         w1, job_id, child, gcs = start_job(jobs, "sleep 600", TW_JOB_LEASE_S="3", **overrides)
         workers.append(w1)
         check_namespace(jobs.logs(job_id), mode == "pidns")
+        started = f"job {job_id}: sandbox pid {child} started (own "
         if mode == "pidns":
             assert CONTAINED_LINE in w1.log()
+            assert started + "PID namespace, process group, rlimits)" in w1.log()
         else:
+            assert started + "process group, rlimits (no PID namespace" in w1.log()
             assert WARNING_LINE in w1.log()
             assert "TW_TEST_SANDBOX_NO_PIDNS=1 is set" in w1.log()
 
@@ -353,6 +356,7 @@ def test_unprivileged_worker_uses_a_user_namespace(
         assert f"whoami uid={NOBODY} gid={NOBODY}" in logs, logs
         assert CONTAINED_LINE in w1.log()
         child, gcs = pid_from_log(logs, "pid"), grandchildren(logs)
+        assert f"sandbox pid {child} started (own user and PID namespaces" in w1.log()
         status = Path(f"/proc/{child}/status").read_text()
         # As the kernel sees it: the worker's own uid (in its namespace the
         # child sees the overflow id, which on this machine is nobody too).
