@@ -923,21 +923,31 @@ static void read_statm(long pid, long long *rss, long long *data)
 	*data += v[5];
 }
 
+static int by_ppid(const void *a, const void *b)
+{
+	long x = ((const struct proc_entry *)a)->ppid;
+	long y = ((const struct proc_entry *)b)->ppid;
+
+	return (x > y) - (x < y);
+}
+
 /*
  * mark_tree() marks, among the n processes of c->procs, the child, the
  * members of its process group, and every descendant of one of those, and
  * returns whether the child itself is there. Descendants count even when
  * they left the group (setsid()); in the child's own PID namespace every
- * process in it is one, since the child inherits the orphans. One pass
- * per generation over the n processes, each looked up in the (short) list
- * of those marked so far.
+ * process in it is one, since the child inherits the orphans. The entries
+ * are sorted by parent, and each marked process's children are found by
+ * binary search (c->ours is the queue of those still to look at), so that
+ * a tree of thousands of processes costs n log n, not n squared.
  */
 static bool mark_tree(struct sbx_child *c, size_t n)
 {
 	struct proc_entry *e = c->procs;
-	size_t nours = 0, i, j, done = 0;
+	size_t nours = 0, next = 0, i;
 	bool found = false;
 
+	qsort(e, n, sizeof(*e), by_ppid);
 	for (i = 0; i < n; i++) {
 		e[i].ours = e[i].pid == (long)c->pid ||
 			    e[i].pgrp == (long)c->pid;
@@ -945,21 +955,24 @@ static bool mark_tree(struct sbx_child *c, size_t n)
 		if (e[i].ours)
 			c->ours[nours++] = e[i].pid;
 	}
-	while (found && done < nours) {
-		size_t gen = nours;
+	while (found && next < nours) {
+		long parent = c->ours[next++];
+		size_t lo = 0, hi = n;
 
-		for (i = 0; i < n; i++) {
-			if (e[i].ours)
-				continue;
-			for (j = 0; j < gen; j++) {
-				if (c->ours[j] == e[i].ppid) {
-					e[i].ours = true;
-					c->ours[nours++] = e[i].pid;
-					break;
-				}
+		while (lo < hi) { /* the first entry with ppid >= parent */
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (e[mid].ppid < parent)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (i = lo; i < n && e[i].ppid == parent; i++) {
+			if (!e[i].ours) {
+				e[i].ours = true;
+				c->ours[nours++] = e[i].pid;
 			}
 		}
-		done = gen;
 	}
 	return found;
 }
