@@ -310,6 +310,15 @@ int api_runners_start(const struct cfg *cfg, struct api_runners **out,
 		*out = p;
 		goto out;
 	}
+	buf_reset(&why);
+	if (!sbx_tree_contained(&why))
+		log_warn(LOG_APP,
+			 "preview runners get no PID namespace of their own "
+			 "(%s): a process a runner starts that leaves its "
+			 "process group may outlive a server killed with "
+			 "SIGKILL (see \"nothing outlives a job\" in "
+			 "docs/sandbox.md)",
+			 why.ptr);
 	if (p->target > 0) {
 		p->idle = xcalloc(p->target, sizeof(*p->idle));
 		e = pthread_create(&p->thread, NULL, pool_main, p);

@@ -16,7 +16,10 @@
  *	sbx_child_free()  closes everything and removes the job directory,
  *	                  whatever happened
  *
- * POSIX (sandbox_posix.c): own process group, PR_SET_PDEATHSIG plus a parent
+ * POSIX (sandbox_posix.c): on Linux the first process of a PID namespace of
+ * its own (in a user namespace of its own too when the supervisor is not
+ * root), so that nothing it starts outlives it; a fork where the kernel
+ * refuses namespaces. Own process group, PR_SET_PDEATHSIG plus a parent
  * check, RLIMIT_DATA, RLIMIT_CPU (backstop), RLIMIT_FSIZE, RLIMIT_NOFILE,
  * RLIMIT_CORE = 0, set in the child before exec; a kill signals the whole
  * group. A supervisor that runs as root starts the child as an unprivileged
@@ -158,7 +161,9 @@ long sbx_child_pid(const struct sbx_child *c);
  * supervisor beyond its limits. Windows: the mode ("lpac", "appcontainer"
  * or "restricted-token") and, when a better one was not available, why
  * ("restricted-token (fallback: AppContainer unavailable: ...)";
- * docs/windows.md). POSIX: a fixed description. Static text; never NULL.
+ * docs/windows.md). POSIX: whether it has a PID namespace (and a user
+ * namespace) of its own or, where the kernel refused them, only its
+ * process group. Static text; never NULL.
  */
 const char *sbx_child_isolation(const struct sbx_child *c);
 
@@ -170,6 +175,18 @@ const char *sbx_child_isolation(const struct sbx_child *c);
  * the children will run as the supervisor (not root, Windows, user NULL).
  */
 int sbx_check_user(const char *user, bool *drops, struct buf *err);
+
+/*
+ * sbx_tree_contained() tells, at start-up, whether the death of a child
+ * sbx_spawn() starts ends everything that child started, even when the
+ * supervisor is killed with SIGKILL: on Linux, whether the kernel gives it
+ * a PID namespace of its own (tried once here). False with the reason in
+ * why otherwise (a container's seccomp profile, user namespaces turned
+ * off, another system, TW_TEST_SANDBOX_NO_PIDNS=1): sbx_spawn() then
+ * forks, and a grandchild that left the child's process group can outlive
+ * a killed supervisor. Windows: true (the job object kills on close).
+ */
+bool sbx_tree_contained(struct buf *why);
 
 /*
  * sbx_runner_argv() is the command that starts the Python sandbox runner,

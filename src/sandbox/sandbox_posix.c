@@ -1,10 +1,12 @@
 /*
- * sandbox_posix.c - the supervisor on Linux (and, minus PR_SET_PDEATHSIG
- * and /proc sampling, other POSIX systems): fork + exec with the rules of
- * plat_proc.c (everything prepared before fork, async-signal-safe calls only
- * in the child, exec errors through a CLOEXEC pipe), OS limits set in the
- * child before exec, and a monitor that samples /proc. The design and the
- * exit classification are in docs/internals/sandbox.md.
+ * sandbox_posix.c - the supervisor on Linux (and, minus the PID namespace,
+ * PR_SET_PDEATHSIG and /proc sampling, other POSIX systems): a raw clone
+ * into a PID namespace of the child's own (fork where the kernel refuses
+ * one) + exec with the rules of plat_proc.c (everything prepared before
+ * the clone, async-signal-safe calls only in the child, exec errors through
+ * a CLOEXEC pipe), OS limits set in the child before exec, and a monitor
+ * that samples /proc. The design and the exit classification are in
+ * docs/internals/sandbox.md.
  */
 #include "core/compat.h"
 #include "core/err.h"
@@ -28,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #ifdef __linux__
+#include <sched.h>
 #include <sys/prctl.h>
 #endif
 
@@ -65,6 +68,14 @@ struct child_user {
 	gid_t gid;
 };
 
+/*
+ * How the child is started (Linux), chosen in the parent: the namespace
+ * flags of its clone, 0 for a plain fork.
+ */
+struct child_ns {
+	unsigned long flags;
+};
+
 struct sbx_child {
 	pid_t pid;
 	int fd[3]; /* our ends: stdin (write), stdout, stderr (read) */
@@ -78,19 +89,103 @@ struct sbx_child {
 	struct sbx__cpu_run cpu_run;
 	enum sbx_outcome killed_why; /* SBX_RUNNING until we kill */
 	bool reaped;
+	unsigned long ns_flags;	  /* its clone's CLONE_NEW*: 0 after a fork */
+	struct proc_entry *procs; /* sample_tree()'s scratch: every process */
+	long *ours;		  /* and the pids of the child's tree */
+	size_t nprocs_cap;
 	struct sbx_sample last;
 	struct sbx_exit exit;
 };
 
+#ifdef __linux__
 /*
- * child_exec() runs in the forked child and never returns. Only
- * async-signal-safe calls from here on. pipes holds the child's ends:
+ * host_ppid() is our parent's pid as the host sees it, from field 4 of
+ * /proc/self/stat (the /proc of the supervisor's PID namespace: its numbers
+ * are the host's); -1 when it cannot be read. Inside our own PID namespace
+ * getppid() says 0 whoever the parent is. Async-signal-safe.
+ */
+static long host_ppid(void)
+{
+	char text[512];
+	const char *p = NULL;
+	long v = 0;
+	ssize_t n, got = 0;
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while ((size_t)got + 1 < sizeof(text)) {
+		n = read(fd, text + got, sizeof(text) - 1 - (size_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	close(fd);
+	text[got > 0 ? got : 0] = '\0';
+	/* "pid (comm) S ppid ...": comm may hold ") ", so the last ')'. */
+	for (ssize_t i = 0; i < got; i++) {
+		if (text[i] == ')')
+			p = text + i;
+	}
+	if (!p || p[1] != ' ' || !p[2] || p[3] != ' ')
+		return -1;
+	for (p += 4; *p >= '0' && *p <= '9'; p++)
+		v = v * 10 + (*p - '0');
+	return *p == ' ' ? v : -1;
+}
+
+/*
+ * set_ids() switches to user u with raw system calls. After a raw clone
+ * glibc still believes the process has the worker's threads, and its
+ * setuid() and friends would signal them all (the "setxid broadcast") and
+ * wait for answers that never come; the child has one thread, and the raw
+ * calls change exactly that one.
+ */
+static int set_ids(const struct child_user *u)
+{
+	gid_t groups[1];
+
+	groups[0] = u->gid;
+#ifdef SYS_setgroups32
+	if (syscall(SYS_setgroups32, 1, groups) != 0)
+		return -1;
+#else
+	if (syscall(SYS_setgroups, 1, groups) != 0)
+		return -1;
+#endif
+#ifdef SYS_setresgid32
+	if (syscall(SYS_setresgid32, u->gid, u->gid, u->gid) != 0 ||
+	    syscall(SYS_setresuid32, u->uid, u->uid, u->uid) != 0)
+		return -1;
+#else
+	if (syscall(SYS_setresgid, u->gid, u->gid, u->gid) != 0 ||
+	    syscall(SYS_setresuid, u->uid, u->uid, u->uid) != 0)
+		return -1;
+#endif
+	return 0;
+}
+#else
+static int set_ids(const struct child_user *u)
+{
+	if (setgroups(1, &u->gid) != 0 || setgid(u->gid) != 0 ||
+	    setuid(u->uid) != 0)
+		return -1;
+	return 0;
+}
+#endif
+
+/*
+ * child_exec() runs in the cloned (or forked) child and never returns.
+ * Only async-signal-safe calls from here on. pipes holds the child's ends:
  * stdin (read), stdout, stderr (write).
  */
 static TW_NORETURN void child_exec(const struct sbx_opts *opts,
 				   char *const *envp, const char *dir,
 				   const struct child_limits *lim,
-				   const struct child_user *user, pid_t parent,
+				   const struct child_user *user,
+				   const struct child_ns *ns, pid_t parent,
 				   const int pipes[3], int repw)
 {
 	struct sigaction sa;
@@ -105,25 +200,33 @@ static TW_NORETURN void child_exec(const struct sbx_opts *opts,
 	 * Drop root before anything else, and before PR_SET_PDEATHSIG, which
 	 * a change of credentials clears. Groups first (only the user's
 	 * primary group: no supplementary group of root's), then gid, then
-	 * uid: after setuid() the other two can no longer change. setuid()
-	 * as root sets the real, effective and saved uid, so there is no way
-	 * back.
+	 * uid: after setuid() the other two can no longer change. Setting
+	 * the real, effective and saved uid as root leaves no way back.
 	 */
-	if (user->active && (setgroups(1, &user->gid) != 0 ||
-			     setgid(user->gid) != 0 || setuid(user->uid) != 0))
+	if (user->active && set_ids(user) != 0)
 		plat__child_fail(repw, STAGE_USER, errno);
 #ifdef __linux__
 	/*
 	 * Die with the worker, even on kill -9. PDEATHSIG fires when the
 	 * thread that forked exits, so the worker spawns from long-lived
-	 * threads. The worker may have died between fork() and prctl(): then
-	 * we were re-parented already and getppid() tells.
+	 * threads. The worker may have died between the clone and prctl():
+	 * then we were re-parented already. getppid() tells, except in our
+	 * own PID namespace, where it says 0 whoever the parent is: there
+	 * the host's /proc does.
 	 */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
 		plat__child_fail(repw, STAGE_PARENT, errno);
-#endif
+	if (ns->flags & CLONE_NEWPID) {
+		if (host_ppid() != (long)parent)
+			_exit(127);
+	} else if (getppid() != parent) {
+		_exit(127);
+	}
+#else
+	(void)ns;
 	if (getppid() != parent)
 		_exit(127);
+#endif
 
 	/* The worker blocks or ignores some signals (plat_shutdown_init);
 	 * mask and SIG_IGN survive exec, SIG_DFL is what a child expects. */
@@ -356,6 +459,123 @@ static const char *user_hint(int stage, int e, const struct child_user *u)
 	return "";
 }
 
+#ifdef __linux__
+/*
+ * no_pidns_for_tests() is TW_TEST_SANDBOX_NO_PIDNS=1: start children the
+ * way a kernel without namespaces would have us, so that the tests can
+ * drive the fallback on a machine that has them. Read in the parent only.
+ */
+static bool no_pidns_for_tests(void)
+{
+	const char *v = getenv("TW_TEST_SANDBOX_NO_PIDNS");
+
+	return v && strcmp(v, "1") == 0;
+}
+
+/*
+ * choose_ns() fills ns: a root supervisor (which may create a PID
+ * namespace) gets CLONE_NEWPID alone; anyone else needs a user namespace to
+ * be allowed one. No uid or gid map is written there: the child keeps the
+ * supervisor's uid and gid as the kernel checks them (it reads and writes
+ * exactly what it would have), sees them as the overflow id (65534), and
+ * as it is not the namespace's root its exec leaves it no capability. A
+ * map would have to be written to the child's /proc/self/uid_map, which
+ * belongs to root until the child has exec'd (it is a copy of the worker,
+ * which is not dumpable), and making the child dumpable for that would
+ * open a copy of the worker's memory to processes of its user for a while.
+ * flags 0: a plain fork.
+ */
+static void choose_ns(struct child_ns *ns)
+{
+	memset(ns, 0, sizeof(*ns));
+	if (no_pidns_for_tests())
+		return;
+	ns->flags = geteuid() == 0 ? CLONE_NEWPID
+				   : CLONE_NEWUSER | CLONE_NEWPID;
+}
+
+/*
+ * ns_refused() tells whether a clone's errno means "no namespace here"
+ * rather than a failure a fork would share: EPERM (no privilege, a
+ * container's seccomp profile, user namespaces restricted), EINVAL (a
+ * kernel without them), ENOSPC / EUSERS (user.max_*_namespaces reached or
+ * 0), ENOSYS.
+ */
+static bool ns_refused(int e)
+{
+	return e == EPERM || e == EINVAL || e == ENOSPC || e == EUSERS ||
+	       e == ENOSYS;
+}
+
+/*
+ * clone_child() is fork() into the namespaces of ns->flags: a raw clone
+ * with SIGCHLD and no new stack (the child goes on from here on a copy of
+ * ours, as after fork). Where the kernel refuses the namespaces, a fork,
+ * and ns->flags is cleared so that the child knows.
+ */
+static pid_t clone_child(struct child_ns *ns)
+{
+	long r;
+
+	if (ns->flags == 0)
+		return fork();
+	r = syscall(SYS_clone, (unsigned long)SIGCHLD | ns->flags, NULL, NULL,
+		    NULL, NULL);
+	if (r >= 0 || !ns_refused(errno))
+		return (pid_t)r;
+	ns->flags = 0;
+	return fork();
+}
+
+bool sbx_tree_contained(struct buf *why)
+{
+	struct child_ns ns;
+	siginfo_t info;
+	pid_t pid;
+	bool rc = false;
+
+	choose_ns(&ns);
+	if (ns.flags == 0) {
+		buf_errf(why, "TW_TEST_SANDBOX_NO_PIDNS=1 is set");
+		goto out;
+	}
+	pid = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD | ns.flags, NULL,
+			     NULL, NULL, NULL);
+	if (pid == 0)
+		_exit(0);
+	if (pid < 0) {
+		buf_errf(why, "the kernel refused a PID namespace%s: %s",
+			 (ns.flags & CLONE_NEWUSER) ? " in a user namespace"
+						    : "",
+			 plat_strerror(errno));
+		goto out;
+	}
+	memset(&info, 0, sizeof(info));
+	while (waitid(P_PID, (id_t)pid, &info, WEXITED) != 0 && errno == EINTR)
+		;
+	rc = true;
+out:
+	return rc;
+}
+#else
+static void choose_ns(struct child_ns *ns)
+{
+	memset(ns, 0, sizeof(*ns));
+}
+
+static pid_t clone_child(struct child_ns *ns)
+{
+	(void)ns;
+	return fork();
+}
+
+bool sbx_tree_contained(struct buf *why)
+{
+	buf_errf(why, "this system has no PID namespaces");
+	return false;
+}
+#endif
+
 int sbx_spawn(const struct sbx_opts *opts, struct sbx_child **out,
 	      struct buf *err)
 {
@@ -367,6 +587,7 @@ int sbx_spawn(const struct sbx_opts *opts, struct sbx_child **out,
 	int repp[2] = { -1, -1 };
 	char **envp = NULL;
 	struct plat__child_failure f;
+	struct child_ns ns;
 	pid_t parent = getpid();
 	pid_t pid;
 	int i, rc;
@@ -393,6 +614,7 @@ int sbx_spawn(const struct sbx_opts *opts, struct sbx_child **out,
 		goto out;
 	envp = build_env(opts->env_allow, opts->env_extra);
 	prepare_limits(&opts->limits, &lim);
+	choose_ns(&ns);
 	/* All CLOEXEC from birth: a fork in another thread (another job's
 	 * spawn) must not inherit them, or our child never sees EOF. */
 	for (i = 0; i < 3; i++) {
@@ -419,7 +641,7 @@ int sbx_spawn(const struct sbx_opts *opts, struct sbx_child **out,
 	c->start_ms = plat_monotonic_ms();
 	c->last_ms = c->start_ms;
 
-	pid = fork();
+	pid = clone_child(&ns);
 	if (pid < 0) {
 		buf_errf(err, "could not fork to run \"%s\": %s", opts->argv[0],
 			 plat_strerror(errno));
@@ -429,10 +651,11 @@ int sbx_spawn(const struct sbx_opts *opts, struct sbx_child **out,
 	if (pid == 0) {
 		int child_ends[3] = { pipes[0][0], pipes[1][1], pipes[2][1] };
 
-		child_exec(opts, envp, c->dir, &lim, &user, parent, child_ends,
-			   repp[1]);
+		child_exec(opts, envp, c->dir, &lim, &user, &ns, parent,
+			   child_ends, repp[1]);
 	}
 	c->pid = pid;
+	c->ns_flags = ns.flags;
 	/* Also from the parent, so a kill of the group right after
 	 * sbx_spawn() returns cannot miss a child not yet scheduled. */
 	setpgid(pid, pid);
@@ -630,18 +853,24 @@ static bool read_proc(const char *path, char *b, size_t size)
 	return got > 0;
 }
 
-struct proc_stat {
+/* What sample_tree() reads of one process. */
+struct proc_entry {
+	long pid;
+	long ppid;
 	long pgrp;
 	unsigned long long cpu_ticks; /* utime + stime + cutime + cstime */
+	bool ours;
 };
 
 /*
  * parse_stat() reads /proc/<pid>/stat. The command name (field 2) is in
  * parentheses and may hold spaces and ')', so fields are counted from the
- * last ')'. Fields (proc(5)): 5 pgrp, 14 utime, 15 stime, 16 cutime,
- * 17 cstime.
+ * last ')'. Fields (proc(5)): 4 ppid, 5 pgrp, 14 utime, 15 stime,
+ * 16 cutime, 17 cstime. Its numbers are those of the PID namespace /proc
+ * was mounted in, the supervisor's, even for a child in a namespace of its
+ * own.
  */
-static bool parse_stat(const char *pid, struct proc_stat *ps)
+static bool parse_stat(const char *pid, struct proc_entry *ps)
 {
 	char path[320], text[1024];
 	const char *p;
@@ -655,12 +884,15 @@ static bool parse_stat(const char *pid, struct proc_stat *ps)
 		return false;
 	p++;
 	memset(ps, 0, sizeof(*ps));
+	ps->pid = strtol(pid, NULL, 10);
 	for (field = 3; field <= 17 && *p; field++) {
 		char *end;
 
 		while (*p == ' ')
 			p++;
-		if (field == 5)
+		if (field == 4)
+			ps->ppid = strtol(p, &end, 10);
+		else if (field == 5)
 			ps->pgrp = strtol(p, &end, 10);
 		else if (field >= 14 && field <= 17)
 			ps->cpu_ticks += strtoull(p, &end, 10);
@@ -676,12 +908,12 @@ static bool parse_stat(const char *pid, struct proc_stat *ps)
  * the committed data (field 6: data + stack, what RLIMIT_DATA limits on
  * Linux 4.7+ apart from the stack) of pid, in pages.
  */
-static void read_statm(const char *pid, long long *rss, long long *data)
+static void read_statm(long pid, long long *rss, long long *data)
 {
 	char path[320], text[256];
 	long long v[6] = { 0 };
 
-	snprintf(path, sizeof(path), "/proc/%s/statm", pid);
+	snprintf(path, sizeof(path), "/proc/%ld/statm", pid);
 	if (!read_proc(path, text, sizeof(text)))
 		return;
 	if (sscanf(text, "%lld %lld %lld %lld %lld %lld", &v[0], &v[1], &v[2],
@@ -691,24 +923,77 @@ static void read_statm(const char *pid, long long *rss, long long *data)
 	*data += v[5];
 }
 
+static int by_ppid(const void *a, const void *b)
+{
+	long x = ((const struct proc_entry *)a)->ppid;
+	long y = ((const struct proc_entry *)b)->ppid;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * mark_tree() marks, among the n processes of c->procs, the child, the
+ * members of its process group, and every descendant of one of those, and
+ * returns whether the child itself is there. Descendants count even when
+ * they left the group (setsid()); in the child's own PID namespace every
+ * process in it is one, since the child inherits the orphans. The entries
+ * are sorted by parent, and each marked process's children are found by
+ * binary search (c->ours is the queue of those still to look at), so that
+ * a tree of thousands of processes costs n log n, not n squared.
+ */
+static bool mark_tree(struct sbx_child *c, size_t n)
+{
+	struct proc_entry *e = c->procs;
+	size_t nours = 0, next = 0, i;
+	bool found = false;
+
+	qsort(e, n, sizeof(*e), by_ppid);
+	for (i = 0; i < n; i++) {
+		e[i].ours = e[i].pid == (long)c->pid ||
+			    e[i].pgrp == (long)c->pid;
+		found = found || e[i].pid == (long)c->pid;
+		if (e[i].ours)
+			c->ours[nours++] = e[i].pid;
+	}
+	while (found && next < nours) {
+		long parent = c->ours[next++];
+		size_t lo = 0, hi = n;
+
+		while (lo < hi) { /* the first entry with ppid >= parent */
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (e[mid].ppid < parent)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (i = lo; i < n && e[i].ppid == parent; i++) {
+			if (!e[i].ours) {
+				e[i].ours = true;
+				c->ours[nours++] = e[i].pid;
+			}
+		}
+	}
+	return found;
+}
+
 /*
  * sample_tree() sums CPU time, resident and committed memory over the
- * child's process group: the child itself plus everything it started that
- * stayed in the group. Grandchildren that left the group (setsid) are not
- * seen; see docs/internals/sandbox.md. Returns false when /proc has
+ * child's tree: the child itself, its process group and every descendant
+ * (see mark_tree()). A grandchild that left the group and was orphaned
+ * is still seen in the child's own PID namespace, but not in the fork
+ * fallback; see docs/internals/sandbox.md. Returns false when /proc has
  * nothing on the child.
  */
 static bool sample_tree(struct sbx_child *c, struct sbx_sample *s)
 {
-	char self[32];
-	struct proc_stat ps;
 	unsigned long long ticks = 0;
 	long long rss = 0, data = 0;
-	bool found = false;
+	size_t n = 0, i;
+	bool found;
 	DIR *d;
 	struct dirent *de;
 
-	snprintf(self, sizeof(self), "%ld", (long)c->pid);
 	d = opendir("/proc");
 	while (d) {
 		de = readdir(d);
@@ -716,18 +1001,27 @@ static bool sample_tree(struct sbx_child *c, struct sbx_sample *s)
 			break;
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
-		if (!parse_stat(de->d_name, &ps))
-			continue;
-		if (ps.pgrp != (long)c->pid && strcmp(de->d_name, self) != 0)
-			continue;
-		found = found || strcmp(de->d_name, self) == 0;
-		ticks += ps.cpu_ticks;
-		read_statm(de->d_name, &rss, &data);
+		if (n == c->nprocs_cap) {
+			c->nprocs_cap = c->nprocs_cap ? 2 * c->nprocs_cap : 256;
+			c->procs = xrealloc(c->procs,
+					    c->nprocs_cap * sizeof(*c->procs));
+			c->ours = xrealloc(c->ours,
+					   c->nprocs_cap * sizeof(*c->ours));
+		}
+		if (parse_stat(de->d_name, &c->procs[n]))
+			n++;
 	}
 	if (d)
 		closedir(d);
+	found = mark_tree(c, n);
 	if (!found)
 		return false;
+	for (i = 0; i < n; i++) {
+		if (!c->procs[i].ours)
+			continue;
+		ticks += c->procs[i].cpu_ticks;
+		read_statm(c->procs[i].pid, &rss, &data);
+	}
 	s->cpu_seconds = c->clk_tck > 0 ? (double)ticks / (double)c->clk_tck
 					: 0;
 	s->rss_bytes = rss * c->page_size;
@@ -935,6 +1229,8 @@ void sbx_child_free(struct sbx_child *c)
 	if (c->dir)
 		plat_remove_tree(c->dir, NULL);
 	free(c->dir);
+	free(c->procs);
+	free(c->ours);
 	free(c);
 }
 
@@ -943,9 +1239,18 @@ long sbx_child_pid(const struct sbx_child *c)
 	return (long)c->pid;
 }
 
-/* The Windows modes have no counterpart here: see sandbox.h. */
+/* How the child was started (the Windows modes have no counterpart). */
 const char *sbx_child_isolation(const struct sbx_child *c)
 {
+#ifdef __linux__
+	if (c->ns_flags & CLONE_NEWUSER)
+		return "own user and PID namespaces, process group, rlimits";
+	if (c->ns_flags & CLONE_NEWPID)
+		return "own PID namespace, process group, rlimits";
+	return "own process group, rlimits (no PID namespace: what it starts "
+	       "outside its group may outlive a killed supervisor)";
+#else
 	(void)c;
 	return "own process group, rlimits";
+#endif
 }

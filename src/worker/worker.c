@@ -392,6 +392,30 @@ static void *dispatch_main(void *arg)
 
 /* --- lifecycle ------------------------------------------------------------ */
 
+/*
+ * log_tree_containment() says at start-up whether a child's death ends
+ * everything it started: a PID namespace per child, or a warning that a
+ * process a job started outside its group may outlive a worker killed
+ * with SIGKILL (docs/sandbox.md, "nothing outlives a job").
+ */
+static void log_tree_containment(void)
+{
+	struct buf why = BUF_INIT(1024);
+
+	if (sbx_tree_contained(&why))
+		log_info(LOG_WORKER, "sandbox children start in a PID "
+				     "namespace of their own: nothing a job "
+				     "starts outlives it");
+	else
+		log_warn(LOG_WORKER,
+			 "sandbox children get no PID namespace of their own "
+			 "(%s): a process a job starts that leaves its process "
+			 "group may outlive a worker killed with SIGKILL (see "
+			 "\"nothing outlives a job\" in docs/sandbox.md)",
+			 why.ptr);
+	buf_release(&why);
+}
+
 int worker_start(const struct cfg *cfg, int concurrency, struct worker **out,
 		 struct buf *err)
 {
@@ -496,6 +520,7 @@ int worker_start(const struct cfg *cfg, int concurrency, struct worker **out,
 				     "(see \"The sandbox child's privileges\" "
 				     "in "
 				     "docs/jobs.md)");
+	log_tree_containment();
 	*out = w;
 	return 0;
 fail:

@@ -13,9 +13,15 @@
  *	               exit 42 when an allocation fails (the OS limit)
  *	spawn          fork a grandchild that sleeps 60 s, print its pid,
  *	               sleep 60 s
+ *	spawn-away     the same, but the grandchild leaves the process group
+ *	               (setsid) first
+ *	spin-away      the same, but the grandchild (out of the group) burns
+ *	               CPU until killed
  *	write-file N   write N bytes to "out.bin" in the working directory;
  *	               exit 3 when a write fails (EFBIG if SIGXFSZ is ignored)
  *	read-env       print the environment, one entry a line
+ *	pids           print getpid(), getppid(), the pid /proc gives, the
+ *	               uid and the effective capabilities (hex)
  *	print-lots N   print N bytes to stdout
  *	echo           copy stdin to stdout until end of input
  *	hold-mem N     allocate and touch N MiB, then sleep 30 s
@@ -69,18 +75,51 @@ static int helper_eat_mem(void)
 	}
 }
 
-static int helper_spawn(void)
+/*
+ * host_pid() is our pid as the supervisor sees it: in a PID namespace of
+ * the child's own getpid() is the namespace's number, while /proc (the
+ * supervisor's) names us by the host's.
+ */
+static long host_pid(void)
+{
+	char link[32];
+	ssize_t n = readlink("/proc/self", link, sizeof(link) - 1);
+
+	if (n <= 0)
+		return (long)getpid();
+	link[n] = '\0';
+	return strtol(link, NULL, 10);
+}
+
+/* away: the grandchild calls setsid(); spin: it burns CPU. */
+static int helper_spawn(bool away, bool spin)
 {
 	char line[32];
-	pid_t pid = fork();
+	volatile unsigned long n = 0;
+	int p[2];
+	pid_t pid;
 
+	if (pipe(p) != 0)
+		return 1;
+	pid = fork();
 	if (pid < 0)
 		return 1;
 	if (pid == 0) {
+		if (away)
+			setsid();
+		snprintf(line, sizeof(line), "%ld\n", host_pid());
+		write_all(p[1], line, strlen(line));
+		close(p[1]);
+		while (spin)
+			n++;
 		sleep(60);
 		_exit(0);
 	}
-	snprintf(line, sizeof(line), "%ld\n", (long)pid);
+	close(p[1]);
+	/* Printed by us once the grandchild is set up (out of the group). */
+	memset(line, 0, sizeof(line));
+	if (read(p[0], line, sizeof(line) - 1) <= 0)
+		return 1;
 	write_all(1, line, strlen(line));
 	sleep(60);
 	return 0;
@@ -160,7 +199,25 @@ static int helper_run(int argc, char **argv)
 	if (strcmp(mode, "eat-mem") == 0)
 		return helper_eat_mem();
 	if (strcmp(mode, "spawn") == 0)
-		return helper_spawn();
+		return helper_spawn(false, false);
+	if (strcmp(mode, "pids") == 0) {
+		char line[256] = "", caps[64] = "?";
+		FILE *f = fopen("/proc/self/status", "r");
+
+		while (f && fgets(line, sizeof(line), f)) {
+			if (strncmp(line, "CapEff:", 7) == 0)
+				sscanf(line + 7, "%63s", caps);
+		}
+		if (f)
+			fclose(f);
+		printf("%ld %ld %ld %ld %s\n", (long)getpid(), (long)getppid(),
+		       host_pid(), (long)getuid(), caps);
+		return 0;
+	}
+	if (strcmp(mode, "spawn-away") == 0)
+		return helper_spawn(true, false);
+	if (strcmp(mode, "spin-away") == 0)
+		return helper_spawn(true, true);
 	if (strcmp(mode, "write-file") == 0)
 		return helper_write_file(arg);
 	if (strcmp(mode, "read-env") == 0) {

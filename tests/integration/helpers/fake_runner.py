@@ -20,6 +20,8 @@ stderr:
     env               log the names of its environment variables
     pid               log "pid N" with its process id
     spawn             start a grandchild that sleeps, log "grandchild N"
+    spawn-away        the same, but the grandchild leaves the process
+                      group (setsid) first
     sleep S           sleep S seconds (a float)
     sleep-first S     sleep S seconds on the job's first attempt only
     spin S            burn CPU for S seconds
@@ -29,6 +31,12 @@ stderr:
     peek PATH         try to read PATH ("{ppid}" in it is replaced by the
                       parent's pid); log "peek PATH ok HEX" with what it
                       read, or "peek PATH error ERRNO-NAME"
+    meta-pids         log "meta-pids PID PPID": os.getpid(), os.getppid()
+                      as the child itself sees them
+
+Process ids are logged as the worker sees them: the child runs in a PID
+namespace of its own (where it is pid 1 and its parent pid 0), while /proc
+is the worker's, so they are read there (host_pid(), host_ppid()).
     controls          log text with terminal controls in it: ESC [31m,
                       an OSC title, CR, BS, BEL, DEL and C1 controls
     exit N            exit with status N at once (no STATUS)
@@ -59,6 +67,32 @@ import time
 
 # The types db_output_type() accepts for a text column; others go out as text.
 TEXT_TYPES = ("text", "uuid", "json", "jsonb")
+
+
+def host_pid() -> int:
+    """Our pid as the worker (and the test) sees it."""
+    try:
+        return int(os.readlink("/proc/self"))
+    except OSError:
+        return os.getpid()
+
+
+def host_ppid() -> int:
+    """Our parent's pid as the worker sees it (field 4 of /proc/self/stat)."""
+    try:
+        with open("/proc/self/stat") as f:
+            return int(f.read().rpartition(")")[2].split()[1])
+    except OSError:
+        return os.getppid()
+
+
+# The grandchild of spawn: reports its pid as the worker sees it, then sleeps.
+GRANDCHILD = (
+    "import os, sys, time\n"
+    "sys.stdout.write(os.readlink('/proc/self') + '\\n')\n"
+    "sys.stdout.close()\n"
+    "time.sleep(120)\n"
+)
 
 
 def read_exact(n: int) -> bytes:
@@ -119,14 +153,19 @@ def run_commands(job: dict, flags: dict) -> int | None:
         elif cmd == "env":
             log("env " + " ".join(sorted(os.environ)))
         elif cmd == "pid":
-            log("pid %d" % os.getpid())
-        elif cmd == "spawn":
+            log("pid %d" % host_pid())
+        elif cmd == "meta-pids":
+            log("meta-pids %d %d" % (os.getpid(), os.getppid()))
+        elif cmd in ("spawn", "spawn-away"):
             child = subprocess.Popen(
-                [sys.executable, "-c", "import time; time.sleep(120)"],
+                [sys.executable, "-c", GRANDCHILD],
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                start_new_session=cmd == "spawn-away",
             )
-            log("grandchild %d" % child.pid)
+            assert child.stdout is not None
+            log("grandchild %d" % int(child.stdout.readline()))
+            child.stdout.close()
         elif cmd == "sleep":
             time.sleep(float(arg))
         elif cmd == "sleep-first":
@@ -148,12 +187,12 @@ def run_commands(job: dict, flags: dict) -> int | None:
             time.sleep(30)
         elif cmd == "record":
             with open(arg, "a") as f:
-                f.write("%d %d\n" % (job["job_id"], os.getpid()))
+                f.write("%d %d\n" % (job["job_id"], host_pid()))
         elif cmd == "whoami":
             groups = ",".join(str(g) for g in os.getgroups())
             log("whoami uid=%d gid=%d groups=%s" % (os.getuid(), os.getgid(), groups))
         elif cmd == "peek":
-            path = arg.replace("{ppid}", str(os.getppid()))
+            path = arg.replace("{ppid}", str(host_ppid()))
             try:
                 with open(path, "rb") as f:
                     data = f.read()
