@@ -441,3 +441,34 @@ def test_the_seccomp_filter_is_well_formed() -> None:
             if code & 0x07 == 0x05:  # a jump
                 assert i + 1 + max(jt, jf) < len(prog)
         assert prog[-1][0] == oslock.BPF_RET_K
+
+
+HEADERS = {
+    "x86_64": ("/usr/include/x86_64-linux-gnu/asm/unistd_64.h", r"#define __NR_(\w+) (\d+)"),
+    "aarch64": ("/usr/include/asm-generic/unistd.h", r"#define __NR(?:3264)?_(\w+) (\d+)"),
+}
+
+
+@pytest.mark.parametrize("arch", sorted(HEADERS))
+def test_the_syscall_numbers_match_the_kernel_headers(arch) -> None:
+    import re
+
+    path, pattern = HEADERS[arch]
+    if not os.path.exists(path):
+        pytest.skip(f"{path} is not installed")
+    sys.path.insert(0, str(wire.RUNNER_SRC.parent))
+    try:
+        from tablewright_runner import oslock
+    finally:
+        sys.path.pop(0)
+    with open(path) as f:
+        table = {m.group(1): int(m.group(2)) for m in re.finditer(pattern, f.read())}
+    spec = oslock.ARCHES[arch]
+    numbers = dict(spec["eperm"])
+    numbers.update({k: v for k, v in spec.items() if isinstance(v, int) and k != "audit_arch"})
+    checked = 0
+    for name, nr in numbers.items():
+        if name in table:
+            assert table[name] == nr, (arch, name)
+            checked += 1
+    assert checked >= len(numbers) - 4, (arch, checked)
