@@ -92,11 +92,18 @@ def main(argv: list[str] | None = None) -> int:
     if argv not in ([], ["validate"]):
         return _die("usage: python -I -m tablewright_runner [validate]")
     validate_only = argv == ["validate"]
+    # The job directory is the working directory the worker started us in.
+    # Landlock first, while this is the only thread (it restricts the
+    # calling thread and those it starts later): docs/sandbox.md, layer 7.
+    job_dir = os.getcwd()
+    from . import oslock
+
+    _note(oslock.landlock(job_dir))
     problem = _check_restrictedpython()
     if problem:
         return _die(problem)
 
-    from . import frames, job, policy
+    from . import audit, frames, job, policy
 
     # Frames go on private copies of stdin and stdout; descriptor 1 becomes
     # stderr and 0 /dev/null, so nothing else can write into the frame
@@ -129,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not validate_only:
             _heavy_imports()
+        # After the imports (their threads get the filter too), before any
+        # user code: the seccomp filter, then the audit hook (layer 5).
+        _note(oslock.seccomp())
+        del oslock
+        audit.install(job_dir)
         frame = reader.read()
         if frame is None:
             return _die("the input ended before a JOB frame")
@@ -161,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                 status = job.Outcome(
                     "internal", f"the sandbox runner failed: {type(e).__name__}: {e}"
                 ).status()
+        status = _audit_outcome(status, audit, job, sink, spec["task"] == "validate")
         sink.flush()
         writer.write(frames.STATUS, json.dumps(status, ensure_ascii=False).encode())
         return 0
@@ -168,6 +181,30 @@ def main(argv: list[str] | None = None) -> int:
         return _die(f"protocol error: {e}")
     except (BrokenPipeError, ConnectionResetError):
         return _die("the worker closed the pipe")
+
+
+def _note(lines: list[str]) -> None:
+    """The OS layer's notes (what the kernel lacks) go to stderr, which
+    the worker puts in the job's log."""
+    for line in lines:
+        sys.stderr.write(f"tablewright_runner: {line}\n")
+    sys.stderr.flush()
+
+
+def _audit_outcome(status: dict, audit, job, sink, validate: bool) -> dict:
+    """A job the audit hook tripped on fails as sandbox_violation whatever
+    else happened (the script may have caught the refusal), and its log
+    names each refused event."""
+    trips = audit.trips()
+    if not trips:
+        return status
+    for text in trips:
+        sink.write(text + "\n")
+    if status.get("error_code") == "sandbox_violation":
+        return status
+    if validate:
+        return {"ok": False, "errors": [{"message": job.audit_message()}]}
+    return job.Outcome("sandbox_violation", job.audit_message()).status()
 
 
 def _validate(code: str, policy) -> dict:

@@ -12,7 +12,7 @@ import json
 import time
 import traceback
 
-from . import frames, policy
+from . import audit, frames, policy
 
 MAX_MESSAGE = 8 * 1024
 MAX_TRACEBACK = 64 * 1024
@@ -198,6 +198,12 @@ def describe_exception(exc: BaseException) -> str:
     return f"{name}: {text}" if text else name
 
 
+def audit_message() -> str:
+    """The STATUS message for a job the audit hook tripped on: its first
+    refusal, named like the policy's."""
+    return f"SandboxViolation: {audit.first_trip()}"
+
+
 def option(glb: dict, name: str, default: bool) -> bool:
     """A script's option (WHOLE_TABLE = True): True or False, nothing else."""
     value = glb.get(name, default)
@@ -244,6 +250,9 @@ class Conversation:
             code = "sandbox_violation"
             if not isinstance(exc, policy.SandboxViolation):
                 exc = self.sandbox.violation
+        elif audit.first_trip() is not None and code != "sandbox_violation":
+            # the script caught the audit hook's refusal and failed later
+            return Outcome("sandbox_violation", audit_message(), line, column, tb)
         return Outcome(code, describe_exception(exc), line, column, tb)
 
     def check_violation(self) -> None:
@@ -251,6 +260,8 @@ class Conversation:
         if v is not None:
             tb, line, column = user_traceback(v, self.lines)
             raise Outcome("sandbox_violation", describe_exception(v), line, column, tb)
+        if audit.first_trip() is not None:  # the audit hook's, caught by the script
+            raise Outcome("sandbox_violation", audit_message())
 
     # -- the steps
     def prepare(self):
@@ -263,6 +274,7 @@ class Conversation:
                 message += f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})"
             raise Outcome(first.code, message, first.line, first.column)
         glb = self.sandbox.make_globals()
+        audit.script_starts(code)  # this exec is the runner's; any later one is not
         try:
             exec(code, glb)  # the restricted bytecode, with the guards
         except BaseException as e:  # every user error is reported, SystemExit too
