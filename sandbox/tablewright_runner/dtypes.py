@@ -349,6 +349,10 @@ def _text_column(name, arr, pgtype="text", json_text=False) -> OutColumn:
         arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
     if arr.type != pa.string():
         arr = pc.cast(arr, pa.string())
+    if pc.any(pc.match_substring(arr, "\x00")).as_py():
+        # PostgreSQL's text cannot hold one; a preview would show what no
+        # job can publish
+        raise OutputError(f'column "{name}": a text value contains a NUL character (\\x00)')
     valid = None
     if arr.null_count:
         valid = arr.is_valid().to_numpy(zero_copy_only=False)
@@ -627,6 +631,12 @@ def out_columns(df, sources: dict, hints: dict | None) -> list[OutColumn]:
     if not isinstance(df, pd.DataFrame):
         what = type(df).__name__ if df is not None else "None"
         raise OutputError(f"transform() returned {what}, not a pandas DataFrame")
+    if type(df) is not pd.DataFrame:
+        # its overridden methods would run while the runner reads the result
+        raise OutputError(
+            f"transform() returned {type(df).__name__}, a subclass of DataFrame: "
+            "return a plain pandas DataFrame"
+        )
     names = list(df.columns)
     seen = set()
     for name in names:

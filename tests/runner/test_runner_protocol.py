@@ -116,6 +116,11 @@ def test_some_empty_chunks_are_fine() -> None:
         ),
         ("df['p'] = pd.Period('2024-01')\n    return df", 'column "p" is period'),
         ("df['u'] = df['x'].astype('uint64')\n    return df", "unsigned 64-bit"),
+        ("df['v'] = 'a\\x00b'\n    return df", 'column "v": a text value contains a NUL'),
+        (
+            "class F(pd.DataFrame):\n        pass\n    return F(df)",
+            "returned F, a subclass of DataFrame",
+        ),
     ],
 )
 def test_invalid_output(body: str, needle: str) -> None:
