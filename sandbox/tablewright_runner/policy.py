@@ -78,6 +78,7 @@ REFUSED_NAMES: dict[str, str] = {
     **dict.fromkeys("eval query numexpr".split(), _CODE),
     **dict.fromkeys("ctypes cffi capsule ctypeslib from_dlpack as_strided".split(), _MEMORY),
     **dict.fromkeys("plot hist boxplot plotting".split(), _PLOT),
+    "mro": "it hands out a class's bases (np.ndarray's raw-buffer constructor among them)",
     "style": _STYLE,
     **dict.fromkeys(
         "set_option get_option reset_option describe_option option_context".split(), _OPTIONS
@@ -107,6 +108,13 @@ TO_ALLOWED = frozenset(
         "to_julian_date",
         "to_tuples",
         "to_dense",
+        # the standard library's: int.to_bytes, Decimal's conversions
+        "to_bytes",
+        "to_integral",
+        "to_integral_value",
+        "to_integral_exact",
+        "to_eng_string",
+        "to_sci_string",
     )
 )
 PATHLESS_WRITERS = {"to_string": "buf", "to_json": "path_or_buf", "to_csv": "path_or_buf"}
@@ -501,6 +509,10 @@ _FUNCTION_TYPES = (
 )
 
 
+# Classes whose constructor takes a raw buffer: (parameter, position).
+_BUFFER_CONSTRUCTORS = {("numpy", "ndarray"): ("buffer", 2), ("numpy", "recarray"): ("buf", 2)}
+
+
 def _named_aggregation(spec) -> bool:
     """pd.NamedAgg and pd.NamedFunc (objects, not tuples, in pandas 3.1)."""
     return _type_module(spec).startswith("pandas") and hasattr(spec, "aggfunc")
@@ -703,6 +715,7 @@ class Sandbox:
         self._verdicts: dict[type, object] = {}
         self._concatenator = None
         self._data_types = None
+        self._guarded_classes: dict[str, type] = {}
 
     # -- refusals
     def violate(self, message: str):
@@ -758,7 +771,54 @@ class Sandbox:
                 f'"{name}.{attr}" is not available in scripts: '
                 + (reason or f"it is not on the list of {name} names scripts may use")
             )
+        if (name, attr) in _BUFFER_CONSTRUCTORS:
+            return self._buffer_constructor(attr, getattr(module, attr))
         return self.check_value(getattr(module, attr))
+
+    def _buffer_constructor(self, attr: str, real: type) -> type:
+        """np.ndarray and np.recarray for scripts: a subclass whose
+        constructor refuses an object dtype over a raw buffer (the buffer's
+        bytes would be taken for object pointers: forged objects, any
+        memory). isinstance() and subclassing answer for the real class."""
+        cached = self._guarded_classes.get(attr)
+        if cached is not None:
+            return cached
+        sandbox = self
+        param, position = _BUFFER_CONSTRUCTORS[("numpy", attr)]
+
+        class Meta(type(real)):
+            def __instancecheck__(cls, obj):
+                return isinstance(obj, real)
+
+            def __subclasscheck__(cls, sub):
+                return issubclass(sub, real)
+
+        def __new__(cls, *args, **kwargs):
+            buf = args[position] if len(args) > position else kwargs.get(param)
+            if buf is not None:
+                dtype = args[1] if len(args) > 1 else kwargs.get("dtype")
+                if dtype is None and attr == "recarray":
+                    dtype = (
+                        sys.modules["numpy"]
+                        .rec.format_parser(
+                            kwargs.get("formats"), kwargs.get("names"), kwargs.get("titles")
+                        )
+                        .dtype
+                        if kwargs.get("formats") is not None
+                        else None
+                    )
+                hasobject = dtype is not None and sys.modules["numpy"].dtype(dtype).hasobject
+                if hasobject or (dtype is None and attr == "recarray"):
+                    sandbox.violate(
+                        f"np.{attr}() with a buffer and an object dtype is refused "
+                        "(the bytes would be taken for object pointers)"
+                    )
+            return real.__new__(real if cls is guarded else cls, *args, **kwargs)
+
+        guarded = Meta(attr, (real,), {"__new__": __new__, "__module__": real.__module__})
+        guarded.__qualname__ = real.__qualname__
+        self._guarded_classes[attr] = guarded
+        return guarded
 
     def module_hasattr(self, name: str, module, attr: str) -> bool:
         return attr in allowlist.allowed(name) and hasattr(module, attr)

@@ -72,7 +72,7 @@ WRITERS = [
     ('getattr(df, "to_" + "csv")("{p}")', '"to_csv"'),
     ('df.index.to_frame().to_csv("{p}")', '"to_csv"'),
     ('pd.DataFrame.to_csv(df, "{p}")', '"to_csv"'),
-    ('pd.DataFrame.mro()[1].to_json(df, "{p}")', '"to_json"'),
+    ('pd.DataFrame.mro()[1].to_json(df, "{p}")', '"mro"'),
     ('pd.Series.to_string(df["x"], buf="{p}")', '"to_string"'),
     ('np.save("{p}", df["x"].to_numpy())', '"numpy.save"'),
     ('np.savez("{p}", a=df["x"].to_numpy())', '"numpy.savez"'),
@@ -320,7 +320,7 @@ def test_pandas_doors_are_refused(expr: str, needle: str) -> None:
         ('df.pipe("to_csv")', 'pipe("to_csv")'),
         ('pd.DataFrame.agg(df, "to_csv")', 'agg("to_csv")'),
         ('pd.Series.apply(df["x"], "to_pickle")', 'apply("to_pickle")'),
-        ('pd.DataFrame.mro()[1].pipe(df, "to_csv")', 'pipe("to_csv")'),
+        ('pd.DataFrame.mro()[1].pipe(df, "to_csv")', '"mro"'),
     ],
 )
 def test_functions_named_by_string_are_refused(expr: str, needle: str) -> None:
@@ -376,3 +376,55 @@ df["k"] = [hasattr(df, "to_numpy"), hasattr(np, "where")]
     )
     assert res.column("h") == [False, False]
     assert res.column("k") == [True, True]
+
+
+# --- raw memory: object pointers forged from bytes -----------------------------------
+
+FORGE = "(1234567).to_bytes(8, 'little')"
+
+
+@pytest.mark.parametrize(
+    "expr, needle",
+    [
+        (f"np.ndarray((1,), dtype=object, buffer={FORGE})", "np.ndarray()"),
+        (f"np.ndarray((1,), object, {FORGE})", "np.ndarray()"),
+        (f'np.ndarray((1,), dtype=[("a", "O")], buffer={FORGE})', "np.ndarray()"),
+        (f'np.recarray((1,), dtype=[("a", "O")], buf={FORGE})', "np.recarray()"),
+        (f'np.recarray((1,), formats=["O"], buf={FORGE})', "np.recarray()"),
+        ("np.ma.MaskedArray.mro()", '"mro"'),
+        ("np.matrix.mro()[1]", '"mro"'),
+    ],
+)
+def test_object_arrays_over_raw_bytes_are_refused(expr: str, needle: str) -> None:
+    refused(f"v = {expr}\nprint(v)", needle)
+
+
+def test_class_ndarray_still_works_for_scripts() -> None:
+    res = works(
+        """
+class Tagged(np.ndarray):
+    pass
+a = np.ndarray((2,), dtype=np.int64, buffer=bytes(16))
+t = np.zeros(2).view(Tagged)
+r = np.recarray((1,), dtype=[("a", "i8")])
+df["k"] = [isinstance(df["x"].to_numpy(), np.ndarray), isinstance(t, Tagged)]
+df["s"] = int(a.sum()) + len(r) + len(np.asarray(t).view(np.ndarray))
+"""
+    )
+    assert res.column("k") == [True, True] and res.column("s") == [3, 3]
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "np.zeros(1, dtype=np.int64).view(object)",
+        "np.frombuffer(bytes(8), dtype=object)",
+        "np.zeros(2, np.int64).getfield(np.dtype(object))",
+        "np.ndarray((10,), dtype=np.int64, buffer=bytes(8), strides=(1000000,))",
+        "np.ndarray((10,), dtype=np.int64, buffer=bytes(8), offset=100)",
+    ],
+)
+def test_numpy_itself_refuses_the_other_memory_forgeries(expr: str) -> None:
+    res = run(HEAD + f"def transform(df):\n    v = {expr}\n    return df\n")
+    assert res.status["error_code"] == "user_error", res.status
+    assert res.status["message"].startswith(("TypeError", "ValueError")), res.status
