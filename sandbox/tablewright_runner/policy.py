@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import ast
 import builtins
+import datetime
 import decimal
-import functools
 import operator
 import string
 import sys
@@ -41,117 +41,99 @@ from RestrictedPython.transformer import (
     copy_locations,
 )
 
+from . import allowlist
+
 FILENAME = "<script>"
 SCRIPT_MODULE = "script"
 MIN_RESTRICTEDPYTHON = (9, 0)
 
-# What `import` may name. Submodules reachable as attributes of these (and
-# importable by their dotted name) are listed in REACHABLE_MODULES.
-ALLOWED_IMPORTS = ("datetime", "decimal", "math", "numpy", "pandas", "re", "statistics")
-REACHABLE_MODULES = frozenset(
-    ALLOWED_IMPORTS
-    + (
-        "numpy.random",
-        "numpy.linalg",
-        "numpy.fft",
-        "numpy.ma",
-        "numpy.polynomial",
-        "numpy.strings",
-        "numpy.char",
-        "numpy.lib.scimath",  # np.emath
-        "numpy.dtypes",
-        "numpy.exceptions",
-        "pandas.tseries.offsets",  # pd.offsets
-        "pandas.arrays",
-        "pandas.errors",
-    )
-)
+# What `import` may name (allowlist.py holds, per module, the names scripts
+# may use from it; REACHABLE_MODULES are the modules a script may hold,
+# always through a proxy).
+ALLOWED_IMPORTS = allowlist.IMPORTABLE
+IMPORTABLE_NAMES = frozenset(allowlist.IMPORTABLE + allowlist.IMPORTABLE_SUBMODULES)
+REACHABLE_MODULES = allowlist.REACHABLE_MODULES
 
-# Attribute names refused on any object: files, pickles, code from strings,
-# plotting (whose backend is imported by name), and Styler (templates).
-REFUSED_NAMES = frozenset(
-    (
-        # pandas writers (each takes a path or a buffer)
-        "to_csv",
-        "to_json",
-        "to_html",
-        "to_latex",
-        "to_markdown",
-        "to_string",
-        "to_xml",
-        "to_excel",
-        "to_parquet",
-        "to_feather",
-        "to_hdf",
-        "to_pickle",
-        "to_sql",
-        "to_stata",
-        "to_orc",
-        "to_clipboard",
-        "to_gbq",
-        "to_xarray",
-        # code from strings
-        "eval",
-        "query",
-        # pickles and files (numpy)
-        "dump",
-        "dumps",
-        "load",
-        "loads",
-        "save",
-        "savez",
-        "savez_compressed",
-        "savetxt",
-        "loadtxt",
-        "genfromtxt",
-        "fromfile",
-        "fromregex",
-        "tofile",
-        "memmap",
-        "DataSource",
-        "ctypes",
-        "pickle",
-        # plotting and styling
-        "plot",
-        "hist",
-        "boxplot",
-        "style",
-        "HDFStore",
-        "ExcelFile",
-        "ExcelWriter",
-    )
-)
-REFUSED_PREFIXES = ("read_",)
-
-# Refused on the pandas and numpy modules themselves.
-REFUSED_ON_MODULE = {
-    "pandas": frozenset(
+# Attribute names refused on any object, with the reason. These are the
+# doors of the public pandas/numpy API (a name is refused wherever it is
+# reached: an attribute, getattr() with a computed name, hasattr(), a
+# format field, a function named by string in agg/apply/...).
+_FILES = "it reaches files, URLs, the clipboard or a database"
+_PICKLE = "it pickles or unpickles"
+_CODE = "it evaluates a string as code"
+_MEMORY = "it reaches raw memory"
+_PLOT = "plotting imports a back-end module by name"
+_STYLE = "Styler renders templates and writes files"
+_OPTIONS = "it changes process-wide options"
+_REGISTER = "it registers extensions process-wide"
+REFUSED_NAMES: dict[str, str] = {
+    **dict.fromkeys(
         (
-            "set_option",
-            "get_option",
-            "reset_option",
-            "describe_option",
-            "option_context",
-            "options",
-            "show_versions",
-        )
+            "save savez savez_compressed savetxt loadtxt genfromtxt fromfile fromregex tofile "
+            "memmap DataSource HDFStore ExcelFile ExcelWriter open_memmap"
+        ).split(),
+        _FILES,
     ),
-    "numpy": frozenset(
-        (
-            "info",
-            "show_config",
-            "show_runtime",
-            "get_include",
-            "set_printoptions",
-            "printoptions",
-            "seterrcall",
-        )
+    **dict.fromkeys("dump dumps load loads pickle to_pickle read_pickle".split(), _PICKLE),
+    **dict.fromkeys("eval query numexpr".split(), _CODE),
+    **dict.fromkeys("ctypes cffi capsule ctypeslib from_dlpack as_strided".split(), _MEMORY),
+    **dict.fromkeys("plot hist boxplot plotting".split(), _PLOT),
+    "mro": "it hands out a class's bases (np.ndarray's raw-buffer constructor among them)",
+    "style": _STYLE,
+    **dict.fromkeys(
+        "set_option get_option reset_option describe_option option_context".split(), _OPTIONS
     ),
 }
+REFUSED_PREFIXES = {"read_": _FILES, "register_": _REGISTER}
+# `to_*` is refused except the in-memory conversions; to_string, to_json
+# and to_csv only without a path or buffer (they then return a string).
+TO_ALLOWED = frozenset(
+    (
+        "to_numpy",
+        "to_dict",
+        "to_list",
+        "to_records",
+        "to_frame",
+        "to_series",
+        "to_datetime",
+        "to_numeric",
+        "to_timedelta",
+        "to_period",
+        "to_timestamp",
+        "to_pydatetime",
+        "to_pytimedelta",
+        "to_datetime64",
+        "to_timedelta64",
+        "to_flat_index",
+        "to_julian_date",
+        "to_tuples",
+        "to_dense",
+        # the standard library's: int.to_bytes, Decimal's conversions
+        "to_bytes",
+        "to_integral",
+        "to_integral_value",
+        "to_integral_exact",
+        "to_eng_string",
+        "to_sci_string",
+    )
+)
+PATHLESS_WRITERS = {"to_string": "buf", "to_json": "path_or_buf", "to_csv": "path_or_buf"}
+# Names refused on exceptions: AttributeError.obj is the object looked in
+# (a real module, from inside pandas); ImportError's are paths and names.
+EXCEPTION_NAMES = frozenset(("obj", "path", "name_from"))
+# Frames, tracebacks, generators', coroutines' and async generators'
+# internals (RestrictedPython's INSPECT_ATTRIBUTES and the rest).
+INTERNAL_NAMES = INSPECT_ATTRIBUTES | frozenset(
+    (
+        "f_back f_builtins f_code f_globals f_locals f_trace f_trace_lines f_trace_opcodes "
+        "tb_frame tb_next gi_frame gi_code gi_yieldfrom cr_frame cr_code cr_await cr_origin "
+        "ag_frame ag_code ag_await co_code"
+    ).split()
+)
 
 # Methods of pandas objects that accept a function named by string, and the
 # names they may be given (each a method of the object that computes).
-DISPATCH_METHODS = frozenset(("agg", "aggregate", "apply", "transform", "map", "applymap"))
+DISPATCH_METHODS = frozenset(("agg", "aggregate", "apply", "transform", "map", "applymap", "pipe"))
 SAFE_FUNCTION_NAMES = frozenset(
     (
         "sum",
@@ -174,9 +156,12 @@ SAFE_FUNCTION_NAMES = frozenset(
         "cumprod",
         "cummin",
         "cummax",
+        "cumcount",
+        "ngroup",
         "idxmin",
         "idxmax",
         "skew",
+        "kurt",
         "quantile",
         "rank",
         "abs",
@@ -186,7 +171,43 @@ SAFE_FUNCTION_NAMES = frozenset(
         "ffill",
         "bfill",
         "ohlc",
+        "round",
+        "unique",
+        "mode",
+        "describe",
+        "value_counts",
     )
+)
+
+# The modules whose objects scripts may hold (by the module of their type,
+# or of a class or function itself): anything else (pyarrow, io, functools,
+# dateutil, threading, ...) is another library's object that the allowed
+# modules happen to hand out, and is refused.
+OBJECT_MODULES = frozenset(
+    (
+        "builtins",
+        "pandas",
+        "numpy",
+        "datetime",
+        "decimal",
+        "math",
+        "re",
+        "statistics",
+        "fractions",
+        "zoneinfo",
+        "collections",
+        "itertools",
+        SCRIPT_MODULE,
+        "tablewright_runner",
+    )
+)
+# Objects that carry live internals: never handed to a script.
+LIVE_TYPES = (
+    types.FrameType,
+    types.TracebackType,
+    types.CodeType,
+    types.CellType,
+    type(datetime.datetime_CAPI),  # PyCapsule
 )
 
 
@@ -351,7 +372,7 @@ def _import_errors(tree, lines) -> list[CompileError]:
                 continue
             names = [node.module or ""]
         for name in names:
-            if name not in ALLOWED_IMPORTS and name not in REACHABLE_MODULES:
+            if name not in IMPORTABLE_NAMES:
                 errors.append(
                     CompileError(
                         node.lineno,
@@ -467,8 +488,61 @@ def _is_pandas_or_numpy(obj) -> bool:
     return top in ("pandas", "numpy")
 
 
+def name_refusal(name: str) -> str | None:
+    """Why an attribute name is refused on any object (the doors), or None."""
+    why = REFUSED_NAMES.get(name)
+    if why:
+        return why
+    for prefix, why in REFUSED_PREFIXES.items():
+        if name.startswith(prefix):
+            return why
+    if name.startswith("to_") and name not in TO_ALLOWED and name not in PATHLESS_WRITERS:
+        return "only the in-memory conversions (to_numpy, to_dict, to_list, ...) are available"
+    return None
+
+
+_PLAIN_ITERABLES = frozenset((str, bytes, bytearray, range, memoryview))
+_FUNCTION_TYPES = (
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodType,
+)
+
+
+# Classes whose constructor takes a raw buffer: (parameter, position).
+_BUFFER_CONSTRUCTORS = {("numpy", "ndarray"): ("buffer", 2), ("numpy", "recarray"): ("buf", 2)}
+
+
+def _named_aggregation(spec) -> bool:
+    """pd.NamedAgg and pd.NamedFunc (objects, not tuples, in pandas 3.1)."""
+    return _type_module(spec).startswith("pandas") and hasattr(spec, "aggfunc")
+
+
+def _type_verdict(t: type):
+    """What check_value does with a value of this type: True (holds it),
+    "module", "class"/"function" (decided by the value's own module),
+    "live" or "foreign" (refused)."""
+    if issubclass(t, ModuleProxy):
+        return True
+    if issubclass(t, types.ModuleType):
+        return "module"
+    if issubclass(t, LIVE_TYPES):
+        return "live"
+    if issubclass(t, type):
+        return "class"
+    if t in _FUNCTION_TYPES:
+        return "function"
+    mod = getattr(t, "__module__", None)
+    if isinstance(mod, str) and mod.partition(".")[0] in OBJECT_MODULES:
+        return True
+    if isinstance(mod, str) and mod.startswith("_cython_"):
+        return "function"  # Cython's function types (pandas' and numpy's compiled code)
+    return "foreign"
+
+
 class _GuardedFormatter(string.Formatter):
-    """str.format() whose fields ({0.attr}, {0[key]}) go through the guards."""
+    """str.format() whose fields ({0.attr}, {0[key]}) go through the guards.
+    Scripts never hold it: Sandbox.getattr hands out plain closures."""
 
     def __init__(self, sandbox: Sandbox):
         self._sandbox = sandbox
@@ -477,7 +551,7 @@ class _GuardedFormatter(string.Formatter):
         import _string
 
         first, rest = _string.formatter_field_name_split(field_name)
-        obj = self.get_value(first, args, kwargs)
+        obj = self._sandbox.check_value(self.get_value(first, args, kwargs))
         for is_attr, key in rest:
             if is_attr:
                 obj = self._sandbox.getattr(obj, key)
@@ -543,6 +617,87 @@ def _guarded_type(real: type, make) -> type:
     return _BuiltinTypeMeta(real.__name__, (), {"_real": real, "_make": staticmethod(make)})
 
 
+class ModuleProxy:
+    """What a script holds instead of a module: attribute access goes to
+    Sandbox.module_attr(), which hands out only the names allowlist.py
+    lists for that module. The real module is in a closure of the proxy's
+    class, never an attribute (and every name starting with "_" is refused
+    to scripts anyway)."""
+
+    __slots__ = ()
+
+
+def _make_proxy(sandbox: Sandbox, name: str, module) -> ModuleProxy:
+    def __getattr__(self, attr):
+        # Reached by code other than the script's (numpy probing
+        # __array_struct__, Python's IMPORT_FROM, pandas' hasattr()): the
+        # listed names, and AttributeError for the rest. Scripts come
+        # through Sandbox.getattr, which refuses with the reason.
+        if attr.startswith("_") or not sandbox.module_hasattr(name, module, attr):
+            raise AttributeError(f"module '{name}' has no attribute '{attr}'")
+        return sandbox.check_value(getattr(module, attr))
+
+    def __setattr__(self, attr, value):
+        sandbox.violate(f'scripts may not change the module "{name}"')
+
+    def __delattr__(self, attr):
+        sandbox.violate(f'scripts may not change the module "{name}"')
+
+    def __repr__(self):
+        return f"<module '{name}'>"
+
+    def __dir__(self):
+        return sorted(allowlist.allowed(name))
+
+    cls = type(
+        "module",
+        (ModuleProxy,),
+        {
+            "__slots__": (),
+            "__module__": __name__,
+            "__getattr__": __getattr__,
+            "__setattr__": __setattr__,
+            "__delattr__": __delattr__,
+            "__repr__": __repr__,
+            "__dir__": __dir__,
+            "__reduce_ex__": None,
+            "__reduce__": None,
+        },
+    )
+    return cls()
+
+
+# Modules that C code may import through a script's __import__ (see
+# Sandbox.guarded_import): numpy's and pandas' own helpers and the standard
+# library's C-level imports (datetime.strptime imports _strptime).
+C_IMPORT_TOPS = frozenset(
+    (
+        "numpy",
+        "pandas",
+        "pyarrow",
+        "_strptime",
+        "time",
+        "datetime",
+        "_datetime",
+        "decimal",
+        "_decimal",
+        "_pydecimal",
+        "math",
+        "re",
+        "statistics",
+        "fractions",
+        "numbers",
+        "zoneinfo",
+        "encodings",
+        "copyreg",
+        "calendar",
+        "locale",
+        "unicodedata",
+        "_pydatetime",
+    )
+)
+
+
 class Sandbox:
     """The globals a compiled script runs with, and its guards."""
 
@@ -555,6 +710,12 @@ class Sandbox:
             mod = sys.modules.get(name)
             if mod is not None:
                 self.modules[name] = mod
+        self.proxies: dict[str, ModuleProxy] = {}
+        self._proxied: dict[int, tuple] = {}  # id(proxy) -> (name, module); proxies live on
+        self._verdicts: dict[type, object] = {}
+        self._concatenator = None
+        self._data_types = None
+        self._guarded_classes: dict[str, type] = {}
 
     # -- refusals
     def violate(self, message: str):
@@ -566,126 +727,364 @@ class Sandbox:
     def attr_refusal(self, obj, name: str) -> str | None:
         if name.startswith("_"):
             return f'"{name}" is an invalid attribute name because it starts with "_"'
-        if name in INSPECT_ATTRIBUTES:
+        if name in INTERNAL_NAMES:
             return f'"{name}" is a restricted name'
-        if name in REFUSED_NAMES or name.startswith(REFUSED_PREFIXES):
-            return f'"{name}" is not available in scripts (it reaches files, pickles or code)'
-        if isinstance(obj, types.ModuleType):
-            refused = REFUSED_ON_MODULE.get(obj.__name__)
-            if refused and name in refused:
-                return f'"{obj.__name__}.{name}" is not available in scripts'
+        why = name_refusal(name)
+        if why:
+            return f'"{name}" is not available in scripts: {why}'
+        if name in EXCEPTION_NAMES and isinstance(obj, BaseException):
+            if name == "obj" or isinstance(obj, ImportError):
+                return (
+                    f'"{type(obj).__name__}.{name}" is not available in scripts '
+                    "(it holds the interpreter's own objects)"
+                )
+        if isinstance(obj, LIVE_TYPES):
+            return f'a "{type(obj).__name__}" object is not available in scripts'
         return None
 
-    # -- hooks for the next sandbox layers (proxies, audit): identity now
+    # -- modules: only proxies reach scripts
     def wrap_module(self, module):
-        return module
+        name = getattr(module, "__name__", None)
+        if name not in REACHABLE_MODULES or self.modules.get(name, module) is not module:
+            self.violate(
+                f'the module "{name}" is not available in scripts: '
+                f"they may use only {', '.join(ALLOWED_IMPORTS)} (and their listed names)"
+            )
+        proxy = self.proxies.get(name)
+        if proxy is None:
+            self.modules[name] = module
+            proxy = self.proxies[name] = _make_proxy(self, name, module)
+            self._proxied[id(proxy)] = (name, module)
+        return proxy
+
+    def module_attr(self, name: str, module, attr: str):
+        """A name of a module, for a script: only the listed names."""
+        if type(attr) is not str:
+            raise TypeError("attribute name must be a string")
+        if attr.startswith("_"):
+            self.violate(f'"{attr}" is an invalid attribute name because it starts with "_"')
+        if attr not in allowlist.allowed(name):
+            reason = allowlist.refusal_reason(name, attr) or name_refusal(attr)
+            if reason is None and not hasattr(module, attr):
+                raise AttributeError(f"module '{name}' has no attribute '{attr}'")
+            self.violate(
+                f'"{name}.{attr}" is not available in scripts: '
+                + (reason or f"it is not on the list of {name} names scripts may use")
+            )
+        if (name, attr) in _BUFFER_CONSTRUCTORS:
+            return self._buffer_constructor(attr, getattr(module, attr))
+        return self.check_value(getattr(module, attr))
+
+    def _buffer_constructor(self, attr: str, real: type) -> type:
+        """np.ndarray and np.recarray for scripts: a subclass whose
+        constructor refuses an object dtype over a raw buffer (the buffer's
+        bytes would be taken for object pointers: forged objects, any
+        memory). isinstance() and subclassing answer for the real class."""
+        cached = self._guarded_classes.get(attr)
+        if cached is not None:
+            return cached
+        sandbox = self
+        param, position = _BUFFER_CONSTRUCTORS[("numpy", attr)]
+
+        class Meta(type(real)):
+            def __instancecheck__(cls, obj):
+                return isinstance(obj, real)
+
+            def __subclasscheck__(cls, sub):
+                return issubclass(sub, real)
+
+        def __new__(cls, *args, **kwargs):
+            buf = args[position] if len(args) > position else kwargs.get(param)
+            if buf is not None:
+                dtype = args[1] if len(args) > 1 else kwargs.get("dtype")
+                if dtype is None and attr == "recarray":
+                    dtype = (
+                        sys.modules["numpy"]
+                        .rec.format_parser(
+                            kwargs.get("formats"), kwargs.get("names"), kwargs.get("titles")
+                        )
+                        .dtype
+                        if kwargs.get("formats") is not None
+                        else None
+                    )
+                hasobject = dtype is not None and sys.modules["numpy"].dtype(dtype).hasobject
+                if hasobject or (dtype is None and attr == "recarray"):
+                    sandbox.violate(
+                        f"np.{attr}() with a buffer and an object dtype is refused "
+                        "(the bytes would be taken for object pointers)"
+                    )
+            return real.__new__(real if cls is guarded else cls, *args, **kwargs)
+
+        guarded = Meta(attr, (real,), {"__new__": __new__, "__module__": real.__module__})
+        guarded.__qualname__ = real.__qualname__
+        self._guarded_classes[attr] = guarded
+        return guarded
+
+    def module_hasattr(self, name: str, module, attr: str) -> bool:
+        return attr in allowlist.allowed(name) and hasattr(module, attr)
+
+    # -- values: what a script may hold
+    def check_value(self, value):
+        """The value itself when a script may hold it; a module becomes its
+        proxy; live internals and other libraries' objects are refused."""
+        t = type(value)
+        verdict = self._verdicts.get(t)
+        if verdict is None:
+            verdict = self._verdicts[t] = _type_verdict(t)
+        if verdict is True:
+            return value
+        if verdict == "module":
+            return self.wrap_module(value)
+        if verdict == "class" or verdict == "function":
+            mod = getattr(value, "__module__", None)
+            if not isinstance(mod, str) or mod.partition(".")[0] in OBJECT_MODULES:
+                return value
+            what = "class" if verdict == "class" else "function"
+            qual = getattr(value, "__qualname__", "?")
+            self.violate(f'the {what} "{mod}.{qual}" is not available in scripts')
+        if verdict == "live":
+            self.violate(
+                f'a "{t.__name__}" object is not available in scripts '
+                "(it holds the interpreter's own state)"
+            )
+        self.violate(
+            f'a "{getattr(t, "__module__", "?")}.{t.__qualname__}" object is not available in '
+            "scripts (another library's object)"
+        )
+        return None  # pragma: no cover
 
     def wrap_value(self, value):
-        return value
+        return self.check_value(value)
 
     def check_iterable(self, obj) -> None:
         return None
+
+    def _checked_items(self, it):
+        check = self.check_value
+        for item in it:
+            yield check(item)
 
     # -- the guards
     def getattr(self, obj, name, default=_MISSING):
         if type(name) is not str:
             raise TypeError("attribute name must be a string")
+        if isinstance(obj, ModuleProxy):
+            target = self._proxied.get(id(obj))
+            if target is None or name.startswith("_"):
+                self.violate(self.attr_refusal(obj, name) or "a foreign module proxy")
+            try:
+                return self.module_attr(*target, name)
+            except AttributeError:
+                if default is _MISSING:
+                    raise
+                return default
         reason = self.attr_refusal(obj, name)
         if reason:
             self.violate(reason)
+        if isinstance(obj, types.ModuleType):  # never handed out: only proxies are
+            self.violate(f'the module "{obj.__name__}" is not available in scripts')
+        self.check_value(obj)
         if name in ("format", "format_map") and isinstance(obj, str):
-            if name == "format":
-                return functools.partial(self._formatter.format, obj)
-            return lambda mapping: self._formatter.vformat(obj, (), mapping)
+            return self._format_method(obj, name)
         if name in ("format", "format_map") and isinstance(obj, type) and issubclass(obj, str):
             self.violate(f'"str.{name}" is not available in scripts; call it on a string')
         try:
             value = getattr(obj, name)
-        except AttributeError:
-            if default is _MISSING:
-                raise
-            return default
-        if isinstance(value, types.ModuleType):
-            if value.__name__ not in REACHABLE_MODULES:
-                self.violate(
-                    f'the module "{value.__name__}" is not available in scripts: '
-                    f"they may use only {', '.join(ALLOWED_IMPORTS)}"
-                )
-            return self.wrap_module(value)
-        if name in DISPATCH_METHODS and _type_module(obj).startswith("pandas") and callable(value):
-            return self._dispatch_guard(value, name)
-        return self.wrap_value(value)
+        except AttributeError as e:
+            if default is not _MISSING:
+                return default
+            # without .obj (the object looked in: a module, from inside pandas)
+            raise AttributeError(str(e), name=name) from None
+        value = self.check_value(value)
+        if (name in DISPATCH_METHODS or name in PATHLESS_WRITERS) and callable(value):
+            # of an object, or of its class (pd.DataFrame.to_csv(df, path):
+            # the object is then the first argument)
+            unbound = isinstance(obj, type)
+            owner = getattr(obj, "__module__", "") if unbound else _type_module(obj)
+            if isinstance(owner, str) and owner.startswith("pandas"):
+                if name in DISPATCH_METHODS:
+                    return self._dispatch_guard(obj, value, name, unbound)
+                return self._pathless_guard(value, name, unbound)
+        return value
 
-    def _dispatch_guard(self, method, name):
+    def _format_method(self, text: str, name: str):
+        formatter = self._formatter
+        if name == "format":
+
+            def format(*args, **kwargs):
+                return formatter.vformat(text, args, kwargs)
+
+            return format
+
+        def format_map(mapping):
+            return formatter.vformat(text, (), mapping)
+
+        return format_map
+
+    def _pathless_guard(self, method, name, unbound=False):
         sandbox = self
+        param = PATHLESS_WRITERS[name]
+        first = 1 if unbound else 0
 
-        def check(spec, depth=0):
+        def guarded(*args, **kwargs):
+            target = args[first] if len(args) > first else kwargs.get(param)
+            if target is not None:
+                sandbox.violate(
+                    f'"{name}" with a path or buffer is refused (it writes files); '
+                    f"call {name}() without one to get the text"
+                )
+            return method(*args, **kwargs)
+
+        guarded.__name__ = name
+        return guarded
+
+    def _dispatch_guard(self, obj, method, name, unbound=False):
+        sandbox = self
+        first = 1 if unbound else 0
+
+        def named_function(spec: str) -> bool:
+            """Whether pandas would call something by this name (a method of
+            the object or a numpy function) rather than use it as a label."""
+            if spec.startswith("_") or sandbox.attr_refusal(obj, spec):
+                return True
+            try:
+                value = getattr(obj, spec, _MISSING)
+            except Exception:
+                return True
+            if value is _MISSING:
+                return callable(getattr(sys.modules["numpy"], spec, None))
+            return not sandbox._is_data(value)
+
+        def refuse(spec):
+            sandbox.violate(
+                f'{name}("{spec}"): a function named by string is refused; '
+                f"call the method itself (.{spec}()) or pass a function"
+            )
+
+        def check_func(spec, depth=0):
+            """A function, a function's name, or a list/dict of them."""
             if isinstance(spec, str):
                 if spec not in SAFE_FUNCTION_NAMES:
-                    sandbox.violate(
-                        f'{name}("{spec}"): a function named by string is refused; '
-                        f"call the method itself (.{spec}()) or pass a function"
-                    )
-            elif depth < 3 and isinstance(spec, (list, tuple)):
+                    refuse(spec)
+            elif depth > 4:
+                return
+            elif isinstance(spec, (list, tuple)) and depth == 0:
+                for s in spec:  # a list of functions; (label, function) pairs in it
+                    check_item(s, depth + 1)
+            elif isinstance(spec, (list, tuple)):
                 for s in spec:
-                    check(s, depth + 1)
-            elif depth < 3 and isinstance(spec, dict):
+                    check_func(s, depth + 1)
+            elif isinstance(spec, dict):
                 for s in spec.values():
-                    check(s, depth + 1)
+                    check_func(s, depth + 1)
+            elif _named_aggregation(spec):
+                check_item(spec, depth)
 
-        @functools.wraps(method)
+        def check_item(spec, depth):
+            if isinstance(spec, tuple) and len(spec) == 2:
+                check_label(spec[0])
+                check_func(spec[1], depth + 1)
+            elif _named_aggregation(spec):  # pd.NamedAgg, pd.NamedFunc
+                check_label(getattr(spec, "column", None))
+                check_func(spec.aggfunc, depth + 1)
+            else:
+                check_func(spec, depth)
+
+        def check_label(spec):
+            """A column or an output name: refused when pandas could take it
+            for a function (a callable of the object's, or numpy's)."""
+            if isinstance(spec, str) and spec not in SAFE_FUNCTION_NAMES and named_function(spec):
+                refuse(spec)
+
         def guarded(*args, **kwargs):
-            funcs = list(args[:1])
-            for key in ("func", "arg"):
+            nonlocal obj
+            if unbound and args:
+                obj = args[0]  # pd.DataFrame.agg(df, ...): check against df
+            funcs = list(args[first : first + 1])
+            for key in ("func", "arg", "mapper"):
                 if key in kwargs:
                     funcs.append(kwargs[key])
             for f in funcs:
-                if name in ("map", "applymap"):
-                    if isinstance(f, str):  # a dict maps values, not functions
-                        check(f)
-                else:
-                    check(f)
+                if name == "map" and not isinstance(f, str):
+                    continue  # a dict or Series maps values, not functions
+                check_func(f)
             if name in ("agg", "aggregate"):
                 for key, value in kwargs.items():  # named aggregation: (column, function)
-                    if key not in ("func", "axis") and isinstance(value, tuple) and len(value) == 2:
-                        check(value[1])
+                    if key not in ("func", "axis"):
+                        check_item(value, 1)
             return method(*args, **kwargs)
 
+        guarded.__name__ = name
         return guarded
+
+    def _is_data(self, value) -> bool:
+        """A column or a column's group: what a label names in agg()."""
+        if self._data_types is None:
+            pd = sys.modules["pandas"]
+            from pandas.core.groupby import SeriesGroupBy
+
+            self._data_types = (pd.Series, pd.DataFrame, SeriesGroupBy)
+        return isinstance(value, self._data_types)
 
     def hasattr(self, obj, name):
         """hasattr() without a violation: a refused name is simply absent."""
         if type(name) is not str:
             raise TypeError("attribute name must be a string")
-        if self.attr_refusal(obj, name):
+        if isinstance(obj, ModuleProxy):
+            target = self._proxied.get(id(obj))
+            return target is not None and self.module_hasattr(*target, name)
+        if self.attr_refusal(obj, name) or isinstance(obj, types.ModuleType):
             return False
         try:
             value = getattr(obj, name)
         except AttributeError:
             return False
-        return not (isinstance(value, types.ModuleType) and value.__name__ not in REACHABLE_MODULES)
+        if isinstance(value, types.ModuleType):
+            return value.__name__ in REACHABLE_MODULES
+        return _type_verdict(type(value)) in (True, "class", "function")
 
     def getitem(self, obj, key):
-        return obj[key]
+        if isinstance(key, str) and self._is_concatenator(obj):
+            self.violate(
+                'np.r_["..."] and np.c_["..."] with a string are refused: '
+                "they read names from the caller's frame"
+            )
+        if isinstance(obj, (ModuleProxy, types.ModuleType)) or isinstance(obj, LIVE_TYPES):
+            self.check_value(obj)
+            raise TypeError(f"'{type(obj).__name__}' object is not subscriptable")
+        return self.check_value(obj[key])
+
+    def _is_concatenator(self, obj) -> bool:
+        if self._concatenator is None:
+            from numpy.lib._index_tricks_impl import AxisConcatenator
+
+            self._concatenator = AxisConcatenator
+        return isinstance(obj, self._concatenator)
 
     def getiter(self, obj):
         self.check_iterable(obj)
-        return iter(obj)
+        it = iter(obj)
+        t = type(obj)
+        if t in _PLAIN_ITERABLES or _type_module(obj).partition(".")[0] in ("pandas", "numpy"):
+            return it  # their items are data
+        return self._checked_items(it)
 
     def write(self, obj):
         """_write_: the objects whose items and attributes scripts may set."""
         t = type(obj)
         if t in (dict, list, set, bytearray, decimal.Context):
             return obj
-        if isinstance(obj, (type, types.ModuleType)):
+        if isinstance(obj, (type, types.ModuleType, ModuleProxy)):
             self.violate(f"scripts may not change {self._describe(obj)}")
         if _is_pandas_or_numpy(obj) or getattr(t, "__module__", None) == SCRIPT_MODULE:
             return obj
         self.violate(f"scripts may not change attributes or items of {self._describe(obj)}")
         return None  # pragma: no cover
 
-    @staticmethod
-    def _describe(obj) -> str:
+    def _describe(self, obj) -> str:
+        if isinstance(obj, ModuleProxy):
+            target = self._proxied.get(id(obj))
+            return f'the module "{target[0] if target else "?"}"'
         if isinstance(obj, types.ModuleType):
             return f'the module "{obj.__name__}"'
         if isinstance(obj, type):
@@ -703,15 +1102,19 @@ class Sandbox:
 
     def guarded_import(self, name, globals=None, locals=None, fromlist=(), level=0):
         # C code that imports (PyImport_Import, e.g. numpy's dtype printing
-        # its helpers) looks __import__ up in the builtins of the current
-        # frame, a script's, and calls it with fromlist [] and locals being
-        # globals. A script's own import statements pass None or a tuple,
-        # and cannot name __import__ to call it itself.
+        # its helpers, datetime.strptime its _strptime) looks __import__ up
+        # in the builtins of the current frame, a script's, and calls it
+        # with fromlist [] and locals being globals. A script's own import
+        # statements pass None or a tuple, and cannot name __import__ to
+        # call it itself; even so, that shape gets only the modules C code
+        # of the allowed libraries imports (C_IMPORT_TOPS), never os or sys.
         if type(fromlist) is list and not fromlist and locals is globals and globals is not None:
-            return builtins.__import__(name, globals, locals, fromlist, level)
+            if type(name) is str and name.partition(".")[0] in C_IMPORT_TOPS and not level:
+                return builtins.__import__(name, globals, locals, fromlist, level)
+            self.violate(import_refusal(str(name)))
         if level:
             self.violate("relative imports are not allowed")
-        if type(name) is not str or name not in REACHABLE_MODULES:
+        if type(name) is not str or name not in IMPORTABLE_NAMES:
             self.violate(import_refusal(str(name)))
         module = self.modules.get(name)
         if module is None:
@@ -720,9 +1123,12 @@ class Sandbox:
             module = importlib.import_module(name)
             self.modules[name] = module
         if fromlist:
+            proxy = self.wrap_module(module)
             ns = types.SimpleNamespace()
             for item in fromlist:
-                setattr(ns, item, self.getattr(module, item))
+                if type(item) is not str or item == "*":
+                    self.violate(f"from {name} import {item}: name the objects to import")
+                setattr(ns, item, self.getattr(proxy, item))
             return ns
         top = name.partition(".")[0]
         return self.wrap_module(self.modules.get(top) or sys.modules[top])

@@ -121,16 +121,16 @@ def test_underscore_names_are_refused_at_run_time(expr: str, needle: str) -> Non
 @pytest.mark.parametrize(
     "expr, needle",
     [
-        ('pd.read_csv("/etc/passwd")', '"read_csv"'),
-        ('pd.read_pickle("/tmp/x")', '"read_pickle"'),
+        ('pd.read_csv("/etc/passwd")', '"pandas.read_csv"'),
+        ('pd.read_pickle("/tmp/x")', '"pandas.read_pickle"'),
         ('df.to_csv("/tmp/out.csv")', '"to_csv"'),
         ('df.to_pickle("/tmp/out.pkl")', '"to_pickle"'),
         ('df.to_string(buf="/tmp/out.txt")', '"to_string"'),
         ('df.query("x > 1")', '"query"'),
         ('df.eval("y = x + 1")', '"eval"'),
-        ('pd.eval("1 + 1")', '"eval"'),
-        ('np.load("/tmp/x.npy", allow_pickle=True)', '"load"'),
-        ('np.save("/tmp/x.npy", df["x"].to_numpy())', '"save"'),
+        ('pd.eval("1 + 1")', '"pandas.eval"'),
+        ('np.load("/tmp/x.npy", allow_pickle=True)', '"numpy.load"'),
+        ('np.save("/tmp/x.npy", df["x"].to_numpy())', '"numpy.save"'),
         ('df["x"].to_numpy().tofile("/tmp/x")', '"tofile"'),
         ('df["x"].to_numpy().dumps()', '"dumps"'),
         ('df["x"].to_numpy().ctypes', '"ctypes"'),
@@ -142,8 +142,8 @@ def test_underscore_names_are_refused_at_run_time(expr: str, needle: str) -> Non
         ('df.groupby("x").agg(total=("x", "to_pickle"))', 'agg("to_pickle")'),
         ("pd.io", '"pandas.io"'),
         ("np.lib", '"numpy.lib"'),
-        ("statistics.sys", '"sys"'),
-        ("re.enum", '"enum"'),
+        ("statistics.sys", '"statistics.sys"'),
+        ("re.enum", '"re.enum"'),
         ("getattr(pd, 'core')", '"pandas.core"'),
     ],
 )
@@ -176,7 +176,7 @@ def transform(df):
 """
     res = run(code)
     assert res.status["error_code"] == "sandbox_violation", res
-    assert '"read_csv"' in res.status["message"] and res.status["line"] == 5
+    assert '"pandas.read_csv"' in res.status["message"] and res.status["line"] == 5
     assert "caught" in res.log
 
 
