@@ -4,7 +4,8 @@
 #   1. style: clang-format --dry-run --Werror, scripts/checksrc.sh, ruff
 #   2. unit: ctest (cmocka) on the ASan+UBSan build
 #   3. integration: pytest against the real binary (ASan+UBSan build, leak
-#      detection on), then the escape suite (tests/escapes)
+#      detection on), the runner's tests (tests/runner, both cores), then
+#      the escape suite (tests/escapes)
 #   4. threads: the threaded suites again on the ThreadSanitizer build
 #   5. Windows: the win/ platform code cross-compiled, smoke-tested in Wine
 #   6. fuzz: each libFuzzer target for a bounded number of runs
@@ -58,9 +59,14 @@ fi
 section "integration tests (pytest, ASan+UBSan binary, leak detection on)"
 basetemp=$(mktemp -d /tmp/tw-test-pytest.XXXXXX)
 TW_TEST_BINARY=$root/build-test/tablewright "$py" -m pytest -q --basetemp="$basetemp" \
-  tests/integration tests/runner
+  tests/integration
 rc=$?
 if [ $rc -ne 0 ]; then failed+=("pytest(exit $rc)"); fi
+# The runner's own tests start one real runner each and time nothing but
+# CPU seconds: both cores at once.
+"$py" -m pytest -q -n 2 -p no:cacheprovider tests/runner
+rc=$?
+if [ $rc -ne 0 ]; then failed+=("runner(exit $rc)"); fi
 if ! sanitizer_reports "$basetemp" 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:'; then
   failed+=(asan-reports)
 fi
