@@ -321,22 +321,10 @@ def _under(path: str, dirs) -> bool:
 
 def library_dirs() -> list[str]:
     """The directories the runner's Python may read: the interpreter's and
-    its packages', and time zone data."""
-    import sysconfig
+    its packages', and time zone data (oslock.python_dirs)."""
+    from .oslock import python_dirs
 
-    dirs = []
-    for scheme_vars in (None, {"base": sys.base_prefix, "platbase": sys.base_exec_prefix}):
-        paths = sysconfig.get_paths(vars=scheme_vars) if scheme_vars else sysconfig.get_paths()
-        for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-            if paths.get(key):
-                dirs.append(paths[key])
-    dirs += [p for p in sys.path if p]
-    try:
-        import zoneinfo
-
-        dirs += list(zoneinfo.TZPATH)
-    except ImportError:  # pragma: no cover
-        pass
+    dirs = python_dirs()
     out = []
     for d in dirs:
         r = os.path.realpath(d)

@@ -250,12 +250,10 @@ def thread_count() -> int:
         return 0
 
 
-def read_paths(job_dir: str) -> tuple[list[str], list[str]]:
-    """(directories, files) the runner may read: the interpreter's and the
-    libraries' directories, the system's shared libraries (the dynamic
-    loader opens them when numpy and pyarrow load), time zone data, and
-    the few files the C library reads. Never the job directory's parents:
-    a directory given here covers everything beneath it."""
+def python_dirs() -> list[str]:
+    """The interpreter's and its packages' directories (the venv's and the
+    base installation's), and time zone data: what Python itself reads.
+    The audit hook allows the same (audit.library_dirs)."""
     import sysconfig
 
     dirs = []
@@ -265,6 +263,22 @@ def read_paths(job_dir: str) -> tuple[list[str], list[str]]:
             if paths.get(key):
                 dirs.append(paths[key])
     dirs += [p for p in sys.path if p]
+    try:
+        import zoneinfo
+
+        dirs += list(zoneinfo.TZPATH)
+    except ImportError:  # pragma: no cover
+        pass
+    return dirs
+
+
+def read_paths(job_dir: str) -> tuple[list[str], list[str]]:
+    """(directories, files) the runner may read: python_dirs(), the
+    system's shared libraries (the dynamic loader opens them when numpy and
+    pyarrow load), time zone data, and the few files the C library reads.
+    Never the job directory's parents: a directory given here covers
+    everything beneath it."""
+    dirs = python_dirs()
     dirs.append(sys.prefix)  # the venv's own directory: pyvenv.cfg, lib/
     dirs += ["/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib"]
     dirs += ["/usr/share/zoneinfo", "/usr/lib/zoneinfo", "/usr/share/lib/zoneinfo"]

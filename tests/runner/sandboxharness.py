@@ -12,8 +12,11 @@ happen.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import textwrap
+import threading
+import time
 
 import runnerwire as wire
 
@@ -93,3 +96,36 @@ def run(
     out = Outcome(proc)
     assert "DONE" in out.lines or out.returncode != 0, out
     return out
+
+
+class Listener:
+    """A TCP listener on 127.0.0.1 that records every connection."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop:
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.accepted += 1
+            conn.close()
+
+    def close(self) -> int:
+        time.sleep(0.3)  # a connection in flight is accepted before we stop
+        self.stop = True
+        self.thread.join(5)
+        self.sock.close()
+        return self.accepted

@@ -10,9 +10,7 @@ happen; a calibration test shows the same attacks succeed without it.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import threading
 import time
 
 import pytest
@@ -249,39 +247,8 @@ def test_environment_changes_are_refused(tmp_path) -> None:
     assert out.trips == ['audit: os.putenv "LD_PRELOAD" refused'], out
 
 
-class Listener:
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self.stop = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.stop:
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.accepted += 1
-            conn.close()
-
-    def close(self) -> int:
-        time.sleep(0.3)
-        self.stop = True
-        self.thread.join(5)
-        self.sock.close()
-        return self.accepted
-
-
 def test_a_socket_is_refused_and_no_connection_arrives(tmp_path) -> None:
-    lst = Listener()
+    lst = harness.Listener()
     try:
         # socket is imported by pandas already, so no import event: the
         # socket's own events trip

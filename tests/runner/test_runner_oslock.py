@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 
 import pytest
@@ -126,42 +125,9 @@ def test_the_job_directory_is_readable_and_writable(tmp_path) -> None:
     assert (tmp_path / "out.txt").read_text() == "hello"
 
 
-class Listener:
-    """A TCP listener on 127.0.0.1 that records every connection."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self.stop = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.stop:
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.accepted += 1
-            conn.close()
-
-    def close(self) -> int:
-        time.sleep(0.3)  # a connection in flight is accepted before we stop
-        self.stop = True
-        self.thread.join(5)
-        self.sock.close()
-        return self.accepted
-
-
 @pytest.fixture
 def listener():
-    lst = Listener()
+    lst = harness.Listener()
     yield lst
     lst.close()
 
