@@ -311,18 +311,3 @@ out:
 	buf_release(&tried);
 	return rc;
 }
-
-/*
- * Windows (a path separator of '\\'): the job object kills every process
- * in it when the supervisor's handle, its only one, closes, and lets the
- * child start no other process. This belongs in sandbox_win.c, which
- * another change held when it was written; the POSIX version is in
- * sandbox_posix.c.
- */
-#if TW_PATH_SEP == '\\'
-bool sbx_tree_contained(struct buf *why)
-{
-	(void)why;
-	return true;
-}
-#endif
